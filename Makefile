@@ -1,0 +1,19 @@
+# The README's two commands are `make run` and `make test`; CI runs `.ci/run`.
+.PHONY: setup run test lint bench
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	cargo run --release -- serve
+
+test: setup
+	cargo test --all-targets
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cd engine-wasm && cargo fmt --check && cargo clippy --release -- -D warnings
+
+bench: setup
+	cargo bench --bench wasm

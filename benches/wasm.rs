@@ -1,0 +1,161 @@
+//! `make bench`: latency of the wasm tier, backend-only and end to end over HTTP, throughput
+//! at concurrency 2, and the overhead of fuel and epoch metering on fib(25).
+//! Prints a Markdown table; BENCHMARKS.md records the figures with the machine they came from.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::value::RawValue;
+use vulcan::backend::wasm::{WasmBackend, WasmConfig};
+use vulcan::backend::{Backend, Language, LimitRange, Limits, Status, Workload};
+use vulcan::config::Cli;
+
+const TRIVIAL: &str = "export default (input) => input.a + input.b;";
+const FIB: &str = "const fib = (n) => n < 2 ? n : fib(n - 1) + fib(n - 2);\nexport default () => fib(25);";
+const LATENCY_RUNS: usize = 3_000;
+const FIB_RUNS: usize = 15;
+const THROUGHPUT_WINDOW: Duration = Duration::from_secs(5);
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let data = tempfile::tempdir()?;
+        let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cache");
+        println!("| measurement | runs | p50 | p99 | mean |");
+        println!("|---|---|---|---|---|");
+
+        let metered = Arc::new(start_backend(&cache, true)?);
+        let trivial = workload(TRIVIAL, r#"{"a": 1, "b": 2}"#);
+        latency_row("wasm backend, trivial (fresh instance each)", LATENCY_RUNS, || {
+            let backend = Arc::clone(&metered);
+            let workload = trivial.clone();
+            async move { backend.execute(workload).await.map(|o| o.status) }
+        })
+        .await?;
+
+        let unmetered = Arc::new(start_backend(&cache, false)?);
+        let fib = workload(FIB, "null");
+        let with = latency_row("wasm backend, fib(25), fuel + epoch on", FIB_RUNS, || {
+            let backend = Arc::clone(&metered);
+            let workload = fib.clone();
+            async move { backend.execute(workload).await.map(|o| o.status) }
+        })
+        .await?;
+        let without = latency_row("wasm backend, fib(25), fuel + epoch off", FIB_RUNS, || {
+            let backend = Arc::clone(&unmetered);
+            let workload = fib.clone();
+            async move { backend.execute(workload).await.map(|o| o.status) }
+        })
+        .await?;
+
+        let args = Cli::try_parse_from([
+            "vulcan", "--listen", "127.0.0.1:0", "--data-dir",
+            &data.path().display().to_string(), "--cache-dir", &cache.display().to_string(),
+        ])?
+        .serve;
+        let state = vulcan::server::build_state(&args).await?;
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        let url = format!("http://{}/v1/workloads", listener.local_addr()?);
+        tokio::spawn(vulcan::server::serve(listener, state, std::future::pending()));
+        let client = reqwest::Client::new();
+        let body = serde_json::json!({"code": TRIVIAL, "input": {"a": 1, "b": 2}, "isolation": "wasm"});
+        latency_row("HTTP end to end, trivial (incl. history write)", LATENCY_RUNS, || {
+            let request = client.post(&url).json(&body);
+            async move { http_status(request).await }
+        })
+        .await?;
+
+        let done = throughput(&client, &url, &body, 2).await?;
+        println!();
+        println!(
+            "Throughput, HTTP end to end, trivial, concurrency 2: {:.0} workloads/s over {} s",
+            done as f64 / THROUGHPUT_WINDOW.as_secs_f64(),
+            THROUGHPUT_WINDOW.as_secs()
+        );
+        println!(
+            "Fuel + epoch overhead on fib(25): {:+.1}% (p50 {:.1} ms vs {:.1} ms)",
+            (with - without) / without * 100.0,
+            with,
+            without
+        );
+        anyhow::Ok(())
+    })
+}
+
+fn start_backend(cache: &std::path::Path, metering: bool) -> anyhow::Result<WasmBackend> {
+    Ok(WasmBackend::start(WasmConfig {
+        cache_dir: cache.to_path_buf(),
+        threads: 2,
+        timeout_ms: LimitRange { min: 1, default: 10_000, max: 10_000 },
+        memory_mb: LimitRange { min: 1, default: 64, max: 512 },
+        max_fuel: u64::MAX,
+        metering,
+    })?)
+}
+
+fn workload(code: &str, input: &str) -> Workload {
+    Workload {
+        code: code.into(),
+        language: Language::Javascript,
+        input: RawValue::from_string(input.into()).expect("valid JSON"),
+        limits: Limits {
+            timeout_ms: 10_000,
+            memory_mb: 64,
+            fuel: None,
+            max_output_bytes: 1 << 20,
+            max_log_bytes: 64 << 10,
+            max_log_lines: 1000,
+        },
+    }
+}
+
+async fn http_status(request: reqwest::RequestBuilder) -> vulcan::error::Result<Status> {
+    let answer: serde_json::Value = request.send().await.expect("request").json().await.expect("JSON");
+    Ok(Status::parse(answer["status"].as_str().unwrap_or("")).unwrap_or(Status::Error))
+}
+
+/// Runs `run` `runs` times in a row (after a short warm-up) and prints a row; returns p50 ms.
+async fn latency_row<F, Fut>(name: &str, runs: usize, run: F) -> anyhow::Result<f64>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = vulcan::error::Result<Status>>,
+{
+    for _ in 0..runs.min(50) {
+        run().await?;
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let status = run().await?;
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(status == Status::Succeeded, "{name}: workload ended {status:?}");
+    }
+    samples.sort_by(f64::total_cmp);
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+    println!("| {name} | {runs} | {:.3} ms | {:.3} ms | {mean:.3} ms |", pick(0.5), pick(0.99));
+    Ok(pick(0.5))
+}
+
+async fn throughput(client: &reqwest::Client, url: &str, body: &serde_json::Value, concurrency: usize) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + THROUGHPUT_WINDOW;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                if http_status(client.post(&url).json(&body)).await? == Status::Succeeded {
+                    done += 1;
+                }
+            }
+            vulcan::error::Result::Ok(done)
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total)
+}

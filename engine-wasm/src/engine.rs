@@ -1,0 +1,71 @@
+//! The instance's one QuickJS runtime and context, with the prelude installed.
+//!
+//! Built once, by `wizer.initialize` before the snapshot or lazily on first use, and never
+//! dropped: the instance is thrown away after its one workload, so nothing is freed.
+
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
+
+use rquickjs::context::EvalOptions;
+use rquickjs::{Context, Ctx, Function, Object, Persistent, Runtime};
+
+use crate::console::{Logs, emit_function};
+
+/// QuickJS's stack limit, in bytes. It must stay below the guest's shadow stack (8 MiB,
+/// `-zstack-size` in .cargo/config.toml) so deep recursion throws a catchable
+/// `RangeError` instead of overrunning the stack.
+pub const JS_MAX_STACK_BYTES: usize = 64 << 10;
+
+const PRELUDE: &str = include_str!("prelude.js");
+
+pub struct Engine {
+    pub context: Context,
+    /// The prelude's private hooks: `reseed`, `fireNextTimer`, `resolve`, `typeOf`.
+    pub hooks: Persistent<Object<'static>>,
+    /// The sink behind `console.*`.
+    pub logs: Rc<RefCell<Logs>>,
+}
+
+thread_local! {
+    static ENGINE: OnceCell<&'static Engine> = const { OnceCell::new() };
+}
+
+/// The engine, built on first use.
+pub fn engine() -> &'static Engine {
+    ENGINE.with(|cell| {
+        *cell.get_or_init(|| {
+            let engine = Engine::new().expect("engine initialisation failed");
+            Box::leak(Box::new(engine))
+        })
+    })
+}
+
+impl Engine {
+    fn new() -> rquickjs::Result<Self> {
+        let runtime = Runtime::new()?;
+        runtime.set_max_stack_size(JS_MAX_STACK_BYTES);
+        let context = Context::full(&runtime)?;
+        let logs = Rc::new(RefCell::new(Logs::default()));
+        let hooks = context.with(|ctx| install(&ctx, logs.clone()))?;
+        Ok(Self {
+            context,
+            hooks,
+            logs,
+        })
+    }
+}
+
+/// Runs the prelude, handing it the log sink and the job queue; returns its hooks.
+fn install<'js>(
+    ctx: &Ctx<'js>,
+    logs: Rc<RefCell<Logs>>,
+) -> rquickjs::Result<Persistent<Object<'static>>> {
+    let mut options = EvalOptions::default();
+    options.strict = true;
+    options.filename = Some("prelude.js".to_owned());
+    let install: Function = ctx.eval_with_options(PRELUDE, options)?;
+    let emit = emit_function(ctx, logs)?;
+    let defer = Function::new(ctx.clone(), |callback: Function<'js>| callback.defer(()))?;
+    let hooks: Object = install.call((emit, defer))?;
+    Ok(Persistent::save(ctx, hooks))
+}

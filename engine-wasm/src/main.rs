@@ -1,0 +1,62 @@
+//! vulcan-engine: the wasm guest that runs one JavaScript workload per instance in QuickJS.
+//!
+//! The host pre-initialises the module with Wizer (`wizer.initialize` builds the engine,
+//! which the snapshot then carries), then runs `_start` once: one JSON request on stdin,
+//! one JSON response on stdout, exit code 0 whatever the workload did.
+//!
+//! # Layout
+//! - `protocol`: the request and response JSON.
+//! - `engine`: the QuickJS runtime and context with the prelude installed, built once.
+//! - `prelude.js`: the workload's globals (console, virtual timers, seeded `Math.random`).
+//! - `run`: one workload: evaluate, check the contract, settle, serialise.
+//! - `console`: the bounded sink behind `console.*`.
+//! - `failure`: thrown values as the error the host reports.
+//! - `text`: JavaScript strings to Rust strings.
+
+mod console;
+mod engine;
+mod failure;
+mod protocol;
+mod run;
+mod text;
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+use protocol::{ErrorInfo, Outcome, Request, Response};
+
+/// Wizer's pre-initialisation entry point: builds the engine before the snapshot.
+#[unsafe(export_name = "wizer.initialize")]
+pub extern "C" fn wizer_initialize() {
+    engine::engine();
+}
+
+fn main() -> ExitCode {
+    let response = match read_request() {
+        Ok(request) => run::run(&request),
+        Err(error) => Response {
+            outcome: Outcome::Error {
+                error: ErrorInfo::new("ProtocolError", format!("invalid request: {error}")),
+            },
+            logs: Vec::new(),
+            logs_truncated: false,
+        },
+    };
+    match write_response(&response) {
+        Ok(()) => ExitCode::SUCCESS,
+        // The host's pipe is gone or full: there is no one left to tell.
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn read_request() -> io::Result<Request> {
+    let mut bytes = Vec::new();
+    io::stdin().read_to_end(&mut bytes)?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+fn write_response(response: &Response) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    serde_json::to_writer(&mut stdout, response)?;
+    stdout.flush()
+}

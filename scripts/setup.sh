@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing Vulcan needs on a fresh Debian 12 machine, and nothing
+# that is already there: Debian packages, the wasm32-wasip1 Rust target.
+set -euo pipefail
+
+apt_packages=(clang lld llvm wasi-libc prometheus)
+
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-wasip1; then
+  echo "setup: adding the wasm32-wasip1 Rust target"
+  rustup target add wasm32-wasip1
+fi

@@ -1,0 +1,58 @@
+//! Admission control: a bound on workloads in flight (running or queued in a tier).
+//! Past it, requests are refused at once with 429 instead of piling up into timeouts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub struct Admission {
+    in_flight: AtomicUsize,
+    max_in_flight: usize,
+}
+
+/// Held while a workload is in flight; dropping it frees the place.
+pub struct Ticket(Arc<Admission>);
+
+impl Admission {
+    pub fn new(max_in_flight: usize) -> Arc<Self> {
+        Arc::new(Admission {
+            in_flight: AtomicUsize::new(0),
+            max_in_flight,
+        })
+    }
+
+    /// A place for one more workload, or `None` when full.
+    pub fn try_admit(self: &Arc<Self>) -> Option<Ticket> {
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_in_flight).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Ticket(Arc::clone(self)))
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admits_up_to_the_bound_and_frees_places_on_drop() {
+        let admission = Admission::new(2);
+        let first = admission.try_admit().expect("first");
+        let _second = admission.try_admit().expect("second");
+        assert!(admission.try_admit().is_none());
+        drop(first);
+        assert_eq!(admission.in_flight(), 1);
+        assert!(admission.try_admit().is_some());
+    }
+}

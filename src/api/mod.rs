@@ -1,0 +1,74 @@
+//! The HTTP API: `router(state)` builds every route, the OpenAPI description (generated from
+//! the same handlers, so the two cannot drift), JSON errors for unknown routes, the body
+//! limit and request metrics.
+
+mod backends;
+mod error;
+mod extract;
+mod state;
+mod system;
+#[cfg(test)]
+mod tests;
+mod workloads;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{AppError, ErrorBody};
+pub use state::AppState;
+pub use workloads::WorkloadRequest;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Vulcan",
+        description = "Run untrusted JavaScript and TypeScript in isolation tiers and compare them."
+    ),
+    tags(
+        (name = "workloads", description = "Run workloads and read their history"),
+        (name = "backends", description = "The isolation tiers and routing"),
+        (name = "system", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// The whole HTTP API.
+pub fn router(state: AppState) -> Router {
+    let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(workloads::workloads_create, workloads::workloads_list))
+        .routes(routes!(workloads::workloads_get))
+        .routes(routes!(backends::backends_list))
+        .routes(routes!(backends::route_preview))
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::metrics))
+        .split_for_parts();
+    let metrics = state.metrics.clone();
+    router
+        .route("/openapi.json", get(move || async move { Json(spec) }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes()))
+        .with_state(state)
+        .route_layer(middleware::from_fn_with_state(metrics, crate::metrics::track_http))
+}
+
+async fn not_found(method: Method, uri: Uri) -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

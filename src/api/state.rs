@@ -1,0 +1,45 @@
+//! What every handler can reach: the tiers, the history, metrics, admission and settings.
+
+use std::sync::Arc;
+
+use crate::admission::Admission;
+use crate::backend::{Backend, BackendKind};
+use crate::config::LimitArgs;
+use crate::metrics::Metrics;
+use crate::router::{Policy, TierState};
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    /// The configured tiers; a tier that is not configured is absent.
+    pub backends: Arc<[Arc<dyn Backend>]>,
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub admission: Arc<Admission>,
+    pub policy: Policy,
+    pub limits: Arc<LimitArgs>,
+}
+
+impl AppState {
+    pub fn backend(&self, kind: BackendKind) -> Option<&Arc<dyn Backend>> {
+        self.backends.iter().find(|backend| backend.kind() == kind)
+    }
+
+    /// The tiers as the router sees them, right now.
+    pub fn tier_states(&self) -> Vec<TierState> {
+        self.backends
+            .iter()
+            .map(|backend| {
+                let health = backend.health();
+                let capabilities = backend.capabilities();
+                TierState {
+                    kind: backend.kind(),
+                    healthy: health.healthy,
+                    detail: health.detail,
+                    languages: capabilities.languages,
+                    meters_fuel: capabilities.meters_fuel,
+                }
+            })
+            .collect()
+    }
+}

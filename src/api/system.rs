@@ -1,0 +1,74 @@
+//! Liveness (`/healthz`) and Prometheus metrics (`/metrics`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::state::AppState;
+use crate::backend::BackendKind;
+
+#[derive(Serialize, ToSchema)]
+pub struct Healthz {
+    /// `ok` when at least one tier can run workloads, else `unavailable`.
+    pub status: String,
+    /// The configured tiers and whether each is healthy.
+    pub backends: Vec<TierHealth>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TierHealth {
+    pub kind: BackendKind,
+    pub healthy: bool,
+}
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "system",
+    responses(
+        (status = 200, description = "At least one tier is healthy", body = Healthz),
+        (status = 503, description = "No tier is healthy", body = Healthz),
+    )
+)]
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Healthz>) {
+    let backends: Vec<_> = state
+        .backends
+        .iter()
+        .map(|backend| TierHealth {
+            kind: backend.kind(),
+            healthy: backend.health().healthy,
+        })
+        .collect();
+    let up = backends.iter().any(|tier| tier.healthy);
+    let (code, status) = match up {
+        true => (StatusCode::OK, "ok"),
+        false => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    let body = Healthz {
+        status: status.into(),
+        backends,
+    };
+    (code, Json(body))
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
+)]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    for kind in BackendKind::ALL {
+        let up = state
+            .backend(kind)
+            .is_some_and(|backend| backend.health().healthy);
+        state.metrics.set_backend_up(kind, up);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}

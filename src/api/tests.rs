@@ -1,0 +1,166 @@
+//! The API layer alone, against a fake tier: one test per status code a handler can answer.
+//! (The real tiers are exercised over real sockets in `tests/`.)
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use clap::Parser;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+use super::{AppState, router};
+use crate::admission::Admission;
+use crate::backend::{
+    Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
+};
+use crate::config::Cli;
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::router::Policy;
+use crate::store::Store;
+
+/// Echoes its input, after waiting for a permit when `gate` is set.
+struct FakeBackend {
+    gate: Option<Arc<Semaphore>>,
+}
+
+#[async_trait]
+impl Backend for FakeBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Wasm
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            languages: vec![Language::Javascript],
+            meters_fuel: true,
+            timeout_ms: LimitRange { min: 1, default: 100, max: 1000 },
+            memory_mb: LimitRange { min: 8, default: 64, max: 128 },
+            fuel_max: Some(1000),
+        }
+    }
+
+    fn health(&self) -> Health {
+        Health { healthy: true, detail: "fake".into() }
+    }
+
+    async fn execute(&self, workload: Workload) -> Result<Outcome> {
+        if let Some(gate) = &self.gate {
+            let _permit = gate.acquire().await.expect("gate open");
+        }
+        Ok(Outcome {
+            status: Status::Succeeded,
+            output: Some(workload.input),
+            error: None,
+            logs: vec![],
+            logs_truncated: false,
+            duration_ms: 0.1,
+            metadata: None,
+        })
+    }
+
+    async fn shutdown(&self) {}
+}
+
+fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usize) -> AppState {
+    let limits = Cli::parse_from(["vulcan", "--max-code-bytes", "100"]).serve.limits;
+    AppState {
+        backends: vec![Arc::new(FakeBackend { gate }) as Arc<dyn Backend>].into(),
+        store: Arc::new(Store::open(dir, 100).unwrap()),
+        metrics: Arc::new(Metrics::new()),
+        admission: Admission::new(max_in_flight),
+        policy: Policy::IsolateFirst,
+        limits: Arc::new(limits),
+    }
+}
+
+async fn call(state: &AppState, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let request = Request::builder().method(method).uri(uri);
+    let request = match body {
+        Some(body) => request
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap();
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn create_is_200_with_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    let (status, body) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x", "input": [1]}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["output"], json!([1]));
+    assert_eq!(body["limits"]["timeout_ms"], 100);
+    assert_eq!(body["recorded"], true);
+}
+
+#[tokio::test]
+async fn out_of_range_limit_is_400() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    let (status, body) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x", "memory_mb": 4}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["message"], "memory_mb must be between 8 and 128, got 4");
+}
+
+#[tokio::test]
+async fn code_over_its_cap_is_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    let (status, body) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x".repeat(101)}))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"]["message"], "code is 101 bytes, over the limit of 100");
+}
+
+#[tokio::test]
+async fn unknown_tier_language_is_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    let request = json!({"code": "x", "language": "typescript", "isolation": "wasm"});
+    let (status, body) = call(&state, "POST", "/v1/workloads", Some(request)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["message"], "the wasm tier does not accept typescript");
+}
+
+#[tokio::test]
+async fn full_admission_is_429_and_frees_up_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Arc::new(Semaphore::new(0));
+    let state = state(dir.path(), Some(Arc::clone(&gate)), 1);
+    let blocked = tokio::spawn({
+        let state = state.clone();
+        async move { call(&state, "POST", "/v1/workloads", Some(json!({"code": "x"}))).await }
+    });
+    while state.admission.in_flight() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let (status, body) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x"}))).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"]["code"], "overloaded");
+    gate.add_permits(1);
+    assert_eq!(blocked.await.unwrap().0, StatusCode::OK);
+    gate.add_permits(1);
+    let (status, _) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x"}))).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn unknown_id_is_404_and_method_mismatch_is_405() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    let (status, body) = call(&state, "GET", "/v1/workloads/nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, body) = call(&state, "DELETE", "/v1/workloads", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}

@@ -1,0 +1,259 @@
+//! The `Backend` trait that every isolation tier implements, and the types that cross it.
+//!
+//! A workload that hits a limit is an [`Outcome`] with a [`Status`], never an `Err`:
+//! `Err` is kept for the agent's own faults (a broken engine, a host that will not start).
+
+pub mod wasm;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::error::Result;
+
+/// The isolation tiers Vulcan knows about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// A fresh V8 isolate in a supervised Deno host.
+    Isolate,
+    /// A fresh QuickJS-in-WebAssembly instance run by wasmtime.
+    Wasm,
+}
+
+impl BackendKind {
+    pub const ALL: [BackendKind; 2] = [BackendKind::Isolate, BackendKind::Wasm];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Isolate => "isolate",
+            BackendKind::Wasm => "wasm",
+        }
+    }
+}
+
+/// The source language of a workload.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    Javascript,
+    Typescript,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Javascript => "javascript",
+            Language::Typescript => "typescript",
+        }
+    }
+}
+
+/// Limits resolved for one workload (defaults applied, ranges checked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Limits {
+    /// Wall-clock budget from the start of execution.
+    pub timeout_ms: u64,
+    /// Memory cap of the workload's engine instance.
+    pub memory_mb: u64,
+    /// Deterministic instruction budget; `None` means unmetered (only the timeout applies).
+    pub fuel: Option<u64>,
+    /// Cap on the JSON text of the output.
+    pub max_output_bytes: u64,
+    /// Cap on the total bytes of captured console lines.
+    pub max_log_bytes: u64,
+    /// Cap on the number of captured console lines.
+    pub max_log_lines: u64,
+}
+
+/// One unit of work: an ES module whose default export is called with `input`.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub code: String,
+    pub language: Language,
+    /// Any JSON value, already validated.
+    pub input: Box<RawValue>,
+    pub limits: Limits,
+}
+
+/// How a workload ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Succeeded,
+    /// A JS exception, a syntax error, or a breach of the workload contract.
+    Error,
+    Timeout,
+    MemoryLimit,
+    FuelExhausted,
+    OutputLimit,
+    BackendCrashed,
+    /// The tier refused the workload before running it.
+    Rejected,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::Succeeded,
+        Status::Error,
+        Status::Timeout,
+        Status::MemoryLimit,
+        Status::FuelExhausted,
+        Status::OutputLimit,
+        Status::BackendCrashed,
+        Status::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Error => "error",
+            Status::Timeout => "timeout",
+            Status::MemoryLimit => "memory_limit",
+            Status::FuelExhausted => "fuel_exhausted",
+            Status::OutputLimit => "output_limit",
+            Status::BackendCrashed => "backend_crashed",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+}
+
+/// What went wrong inside a workload, in the user's terms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WorkloadError {
+    /// `SyntaxError`, `TypeError`, `ContractError`, `OutputError`, …, or the limit hit.
+    pub name: String,
+    pub message: String,
+    /// 1-based line in the submitted source, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column in the submitted source, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+}
+
+impl WorkloadError {
+    pub fn new(name: &str, message: impl Into<String>) -> Self {
+        WorkloadError {
+            name: name.to_owned(),
+            message: message.into(),
+            line: None,
+            column: None,
+            stack: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Log,
+    Info,
+    Warn,
+    Error,
+    Debug,
+}
+
+/// One `console.*` call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// Facts about a run that only the wasm tier knows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WasmMetadata {
+    /// Time to create the store and instantiate the pre-initialised module.
+    pub instantiate_ms: f64,
+    /// Fuel (roughly, wasm instructions) consumed by the run.
+    pub fuel_consumed: u64,
+    /// Largest linear memory size the instance reached.
+    pub memory_peak_bytes: u64,
+}
+
+/// Tier-specific facts about one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "tier", rename_all = "lowercase")]
+pub enum Metadata {
+    Wasm(WasmMetadata),
+}
+
+/// The result of running one workload, whatever its status.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Outcome {
+    pub status: Status,
+    /// The JSON-serialised return value, on success.
+    pub output: Option<Box<RawValue>>,
+    pub error: Option<WorkloadError>,
+    pub logs: Vec<LogLine>,
+    /// True when console lines beyond the log caps were dropped.
+    pub logs_truncated: bool,
+    /// Wall time of the run inside the tier.
+    pub duration_ms: f64,
+    pub metadata: Option<Metadata>,
+}
+
+impl Outcome {
+    /// An outcome with no output and no logs, e.g. a limit hit before anything was written.
+    pub fn failed(status: Status, error: WorkloadError, duration_ms: f64) -> Self {
+        Outcome {
+            status,
+            output: None,
+            error: Some(error),
+            logs: Vec::new(),
+            logs_truncated: false,
+            duration_ms,
+            metadata: None,
+        }
+    }
+}
+
+/// An inclusive range with a default, for one limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LimitRange {
+    pub min: u64,
+    pub default: u64,
+    pub max: u64,
+}
+
+/// What a tier accepts.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Capabilities {
+    pub languages: Vec<Language>,
+    /// Whether the tier can stop a workload on a deterministic fuel budget.
+    pub meters_fuel: bool,
+    pub timeout_ms: LimitRange,
+    pub memory_mb: LimitRange,
+    /// Largest fuel budget a workload may ask for; absent when the tier does not meter fuel.
+    /// Workloads that ask for none are unmetered (only the timeout applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fuel_max: Option<u64>,
+}
+
+/// Whether a tier can take work now, and why not.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Health {
+    pub healthy: bool,
+    pub detail: String,
+}
+
+/// One isolation tier.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    fn kind(&self) -> BackendKind;
+    fn capabilities(&self) -> Capabilities;
+    fn health(&self) -> Health;
+    /// Runs one workload in a fresh sandbox. Limits hit are statuses in the `Outcome`.
+    async fn execute(&self, workload: Workload) -> Result<Outcome>;
+    /// Stops background work; in-flight workloads may still finish.
+    async fn shutdown(&self);
+}

@@ -1,0 +1,105 @@
+//! The one `wasmtime::Engine` of the wasm tier: fuel and epoch interruption on, the pooling
+//! allocator where the machine allows it, and an epoch ticker that ends with the engine.
+
+use std::time::Duration;
+
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::error::Result;
+
+/// How often the epoch advances; timeouts are rounded up to whole ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+
+/// Native stack that wasm frames may use. Pool threads get this plus headroom.
+pub const MAX_WASM_STACK_BYTES: usize = 4 << 20;
+
+/// What the engine must be able to host.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    /// Largest linear memory any workload may ask for.
+    pub max_memory_bytes: usize,
+    /// Instances alive at once (pool slots).
+    pub max_instances: u32,
+    /// Meter fuel and interrupt on epochs. Off only to measure their overhead.
+    pub metering: bool,
+}
+
+/// Which instance allocator the engine ended up with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocator {
+    Pooling,
+    OnDemand,
+}
+
+impl Allocator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Allocator::Pooling => "pooling",
+            Allocator::OnDemand => "on-demand",
+        }
+    }
+}
+
+/// Builds the engine, trying the pooling allocator first.
+pub fn build(options: EngineOptions) -> Result<(Engine, Allocator)> {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_core_instances(options.max_instances)
+        .total_memories(options.max_instances)
+        .total_tables(options.max_instances)
+        .max_memories_per_module(1)
+        .max_tables_per_module(1)
+        .max_memory_size(options.max_memory_bytes);
+    let mut config = base_config(options);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    match Engine::new(&config) {
+        Ok(engine) => Ok((engine, Allocator::Pooling)),
+        Err(err) => {
+            tracing::warn!(error = %err, "pooling allocator unavailable, using on-demand allocation");
+            Ok((Engine::new(&base_config(options))?, Allocator::OnDemand))
+        }
+    }
+}
+
+fn base_config(options: EngineOptions) -> Config {
+    let mut config = Config::new();
+    config
+        .consume_fuel(options.metering)
+        .epoch_interruption(options.metering)
+        .max_wasm_stack(MAX_WASM_STACK_BYTES)
+        .parallel_compilation(true);
+    config
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
+pub fn spawn_epoch_ticker(engine: &Engine) -> std::io::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("vulcan-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map(drop)
+}
+
+/// Epoch ticks that cover `timeout_ms`, plus one for the partial tick in progress.
+pub fn deadline_ticks(timeout_ms: u64) -> u64 {
+    let tick_ms = EPOCH_TICK.as_millis() as u64;
+    timeout_ms.div_ceil(tick_ms) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_covers_the_timeout_and_the_current_tick() {
+        assert_eq!(deadline_ticks(0), 1);
+        assert_eq!(deadline_ticks(1), 2);
+        assert_eq!(deadline_ticks(250), 251);
+    }
+}

@@ -1,0 +1,161 @@
+//! The wasm tier: QuickJS compiled to WebAssembly (`engine-wasm/`), pre-initialised with
+//! Wizer, run by wasmtime in a fresh instance per workload with a fuel budget, a memory cap
+//! and an epoch deadline. Execution happens on a dedicated thread pool.
+
+mod engine;
+mod guest;
+mod limiter;
+mod pool;
+mod run;
+mod snapshot;
+
+use std::hash::{BuildHasher, RandomState};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+
+pub use engine::Allocator;
+use engine::EngineOptions;
+use pool::Pool;
+use run::Runner;
+
+use crate::backend::{
+    Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
+};
+use crate::error::Result;
+use crate::typescript;
+
+/// Extra native stack per pool thread beyond what wasm frames may use.
+const POOL_STACK_HEADROOM_BYTES: usize = 2 << 20;
+
+/// How the wasm tier is set up.
+#[derive(Clone, Debug)]
+pub struct WasmConfig {
+    /// Where the compiled, pre-initialised guest is cached.
+    pub cache_dir: PathBuf,
+    /// Threads that run workloads (at most this many run at once).
+    pub threads: usize,
+    pub timeout_ms: LimitRange,
+    /// `min` is raised to what the guest needs to start.
+    pub memory_mb: LimitRange,
+    pub max_fuel: u64,
+    /// Meter fuel and epochs. Off only to measure their overhead.
+    pub metering: bool,
+}
+
+pub struct WasmBackend {
+    runner: Arc<Runner>,
+    pool: Pool,
+    capabilities: Capabilities,
+    allocator: Allocator,
+    stopped: AtomicBool,
+}
+
+impl WasmBackend {
+    /// Builds the engine and loads the guest (compiling it on the first start on a machine).
+    /// Blocking: call it off the async runtime.
+    pub fn start(config: WasmConfig) -> Result<Self> {
+        let (engine, allocator) = engine::build(EngineOptions {
+            max_memory_bytes: usize::try_from(config.memory_mb.max << 20).unwrap_or(usize::MAX),
+            max_instances: u32::try_from(config.threads).unwrap_or(u32::MAX),
+            metering: config.metering,
+        })?;
+        let module = snapshot::load(&engine, config.metering, &config.cache_dir)?;
+        let runner = Runner::new(&engine, &module, config.metering)?;
+        if config.metering {
+            engine::spawn_epoch_ticker(&engine)?;
+        }
+        let pool = Pool::new(
+            config.threads,
+            engine::MAX_WASM_STACK_BYTES + POOL_STACK_HEADROOM_BYTES,
+        )?;
+        let mut memory_mb = config.memory_mb;
+        memory_mb.min = memory_mb.min.max(initial_memory_mb(&module));
+        memory_mb.default = memory_mb.default.max(memory_mb.min);
+        let capabilities = Capabilities {
+            languages: vec![Language::Javascript, Language::Typescript],
+            meters_fuel: config.metering,
+            timeout_ms: config.timeout_ms,
+            memory_mb,
+            fuel_max: config.metering.then_some(config.max_fuel),
+        };
+        tracing::info!(
+            allocator = allocator.as_str(),
+            threads = config.threads,
+            "wasm tier ready"
+        );
+        Ok(WasmBackend {
+            runner: Arc::new(runner),
+            pool,
+            capabilities,
+            allocator,
+            stopped: AtomicBool::new(false),
+        })
+    }
+
+    /// The instance allocator in use (pooling unless the machine refused it).
+    pub fn allocator(&self) -> Allocator {
+        self.allocator
+    }
+}
+
+/// MiB of linear memory the pre-initialised guest starts with.
+fn initial_memory_mb(module: &wasmtime::Module) -> u64 {
+    let bytes: u64 = module
+        .exports()
+        .filter_map(|export| export.ty().memory().map(|memory| memory.minimum() * 65536))
+        .sum();
+    bytes.div_ceil(1 << 20)
+}
+
+#[async_trait]
+impl Backend for WasmBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Wasm
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities.clone()
+    }
+
+    fn health(&self) -> Health {
+        match self.stopped.load(Ordering::Relaxed) {
+            true => Health {
+                healthy: false,
+                detail: "shut down".into(),
+            },
+            false => Health {
+                healthy: true,
+                detail: format!("ready ({} allocator)", self.allocator.as_str()),
+            },
+        }
+    }
+
+    async fn execute(&self, workload: Workload) -> Result<Outcome> {
+        let runner = Arc::clone(&self.runner);
+        let seed = RandomState::new().hash_one(workload.code.len()) >> 11;
+        self.pool
+            .run(move || {
+                let started = std::time::Instant::now();
+                let code = match workload.language {
+                    Language::Javascript => workload.code.clone(),
+                    Language::Typescript => match typescript::strip_types(&workload.code) {
+                        Ok(code) => code,
+                        Err(error) => {
+                            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+                            return Ok(Outcome::failed(Status::Error, error, elapsed));
+                        }
+                    },
+                };
+                runner.run(&workload, &code, seed)
+            })
+            .await?
+    }
+
+    async fn shutdown(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.pool.shutdown();
+    }
+}

@@ -1,0 +1,216 @@
+//! Runs one workload in a fresh instance of the pre-initialised guest and turns whatever
+//! happened (a response, a trap, a refused grow, a full pipe) into an `Outcome`.
+
+use std::time::Instant;
+
+use wasmtime::{Engine, InstancePre, Linker, Module, Store, Trap};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
+
+use super::engine::deadline_ticks;
+use super::guest::{self, GuestRequest, GuestResult};
+use super::limiter::MemoryLimiter;
+use crate::backend::{Limits, Metadata, Outcome, Status, WasmMetadata, Workload, WorkloadError};
+use crate::error::Result;
+
+/// Bytes kept of what the guest writes to stderr (only Rust panics go there).
+const STDERR_CAPACITY: usize = 4096;
+
+struct StoreState {
+    wasi: WasiP1Ctx,
+    limiter: MemoryLimiter,
+}
+
+/// A linked, ready-to-instantiate guest.
+pub struct Runner {
+    engine: Engine,
+    pre: InstancePre<StoreState>,
+    metering: bool,
+}
+
+/// What the run left behind, before it is classified.
+struct Ending {
+    call: wasmtime::Result<()>,
+    stdout: MemoryOutputPipe,
+    stdout_capacity: usize,
+    stderr: MemoryOutputPipe,
+    memory_refused: bool,
+}
+
+impl Runner {
+    pub fn new(engine: &Engine, module: &Module, metering: bool) -> Result<Self> {
+        let mut linker: Linker<StoreState> = Linker::new(engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)?;
+        Ok(Runner {
+            engine: engine.clone(),
+            pre: linker.instantiate_pre(module)?,
+            metering,
+        })
+    }
+
+    /// Runs `code` (JavaScript, types already stripped) with the workload's input and limits.
+    pub fn run(&self, workload: &Workload, code: &str, seed: u64) -> Result<Outcome> {
+        let started = Instant::now();
+        let limits = &workload.limits;
+        let request = serde_json::to_vec(&GuestRequest {
+            code,
+            input: &workload.input,
+            seed,
+            max_output_bytes: limits.max_output_bytes,
+            max_log_bytes: limits.max_log_bytes,
+            max_log_lines: limits.max_log_lines,
+        })
+        .expect("a request of strings and numbers serialises");
+        let stdout_capacity = guest::stdout_capacity(limits);
+        let stdout = MemoryOutputPipe::new(stdout_capacity);
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let wasi = WasiCtxBuilder::new()
+            .stdin(MemoryInputPipe::new(request))
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build_p1();
+        let memory_bytes = usize::try_from(limits.memory_mb << 20).unwrap_or(usize::MAX);
+        let mut store = Store::new(
+            &self.engine,
+            StoreState {
+                wasi,
+                limiter: MemoryLimiter::new(memory_bytes),
+            },
+        );
+        store.limiter(|state| &mut state.limiter);
+        let fuel_budget = limits.fuel.unwrap_or(u64::MAX);
+        if self.metering {
+            store.set_fuel(fuel_budget)?;
+            store.set_epoch_deadline(deadline_ticks(limits.timeout_ms));
+        }
+
+        let instance = match self.pre.instantiate(&mut store) {
+            Ok(instance) => instance,
+            Err(_) if store.data().limiter.refused() => {
+                let error = memory_error(limits, "the engine's initial memory does not fit");
+                return Ok(Outcome::failed(Status::MemoryLimit, error, ms(started)));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let instantiate_ms = ms(started);
+        let call = instance
+            .get_typed_func::<(), ()>(&mut store, "_start")
+            .and_then(|start| start.call(&mut store, ()));
+
+        let fuel_consumed = match self.metering {
+            true => fuel_budget - store.get_fuel().unwrap_or(0),
+            false => 0,
+        };
+        let limiter = &store.data().limiter;
+        let metadata = WasmMetadata {
+            instantiate_ms,
+            fuel_consumed,
+            memory_peak_bytes: limiter.peak_bytes() as u64,
+        };
+        let ending = Ending {
+            call,
+            stdout,
+            stdout_capacity,
+            stderr,
+            memory_refused: limiter.refused(),
+        };
+        let result = classify(ending, limits);
+        Ok(Outcome {
+            status: result.status,
+            output: result.output,
+            error: result.error,
+            logs: result.logs,
+            logs_truncated: result.logs_truncated,
+            duration_ms: ms(started),
+            metadata: Some(Metadata::Wasm(metadata)),
+        })
+    }
+}
+
+fn classify(ending: Ending, limits: &Limits) -> GuestResult {
+    let stdout = ending.stdout.contents();
+    let stdout_full = stdout.len() >= ending.stdout_capacity;
+    let failed = |status, error| GuestResult {
+        status,
+        output: None,
+        error: Some(error),
+        logs: Vec::new(),
+        logs_truncated: false,
+    };
+    if let Err(err) = &ending.call {
+        let clean_exit = err.downcast_ref::<I32Exit>().is_some_and(|exit| exit.0 == 0);
+        if !clean_exit {
+            let trap = err.downcast_ref::<Trap>();
+            return match trap {
+                Some(Trap::OutOfFuel) => failed(Status::FuelExhausted, fuel_error(limits)),
+                Some(Trap::Interrupt) => failed(Status::Timeout, timeout_error(limits)),
+                _ if ending.memory_refused => {
+                    failed(Status::MemoryLimit, memory_error(limits, "allocation refused"))
+                }
+                _ if stdout_full => failed(
+                    Status::OutputLimit,
+                    guest::output_limit_error(stdout.len() as u64, limits),
+                ),
+                Some(Trap::StackOverflow) => failed(
+                    Status::Error,
+                    WorkloadError::new("InternalError", "stack overflow"),
+                ),
+                _ => failed(
+                    Status::BackendCrashed,
+                    WorkloadError::new("BackendCrashed", crash_message(err, &ending.stderr)),
+                ),
+            };
+        }
+    }
+    match guest::parse_response(&stdout, limits) {
+        Ok(mut result) => {
+            if result.status == Status::Error && ending.memory_refused {
+                let detail = result.error.take().map(|e| e.message).unwrap_or_default();
+                result.status = Status::MemoryLimit;
+                result.error = Some(memory_error(limits, &detail));
+            }
+            result
+        }
+        Err(_) if stdout_full => failed(
+            Status::OutputLimit,
+            guest::output_limit_error(stdout.len() as u64, limits),
+        ),
+        Err(message) => failed(
+            Status::BackendCrashed,
+            WorkloadError::new("BackendCrashed", message),
+        ),
+    }
+}
+
+fn fuel_error(limits: &Limits) -> WorkloadError {
+    let budget = limits.fuel.unwrap_or(u64::MAX);
+    WorkloadError::new("FuelExhausted", format!("fuel budget of {budget} exhausted"))
+}
+
+fn timeout_error(limits: &Limits) -> WorkloadError {
+    WorkloadError::new(
+        "Timeout",
+        format!("workload exceeded its timeout of {} ms", limits.timeout_ms),
+    )
+}
+
+fn memory_error(limits: &Limits, detail: &str) -> WorkloadError {
+    WorkloadError::new(
+        "MemoryLimit",
+        format!("memory limit of {} MiB reached ({detail})", limits.memory_mb),
+    )
+}
+
+fn crash_message(err: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
+    let stderr = stderr.contents();
+    let stderr = String::from_utf8_lossy(&stderr);
+    match stderr.trim() {
+        "" => format!("guest trapped: {err}"),
+        said => format!("guest trapped: {err}; guest said: {said}"),
+    }
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}

@@ -1,0 +1,146 @@
+//! Command-line and environment configuration. Every flag has a long name, a `VULCAN_*`
+//! environment variable and a documented default; the README's tables mirror this file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::backend::LimitRange;
+use crate::router::{Isolation, Policy};
+
+#[derive(Debug, Parser)]
+#[command(name = "vulcan", version, about = "Run untrusted JavaScript and TypeScript in isolation tiers", args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `vulcan` with no subcommand serves, with these options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and the web page (the default).
+    Serve(ServeArgs),
+    /// Run one workload file on a running server and print its output.
+    Run(RunArgs),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Loopback by default: expose it deliberately.
+    #[arg(long, env = "VULCAN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory for the history database (`vulcan.db`) and caches.
+    #[arg(long, env = "VULCAN_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Directory for the compiled wasm guest [default: <data-dir>/cache].
+    #[arg(long, env = "VULCAN_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Routing policy for `isolation: "auto"`.
+    #[arg(long, env = "VULCAN_POLICY", value_enum, default_value_t = Policy::IsolateFirst)]
+    pub policy: Policy,
+    /// Threads running wasm workloads (at most this many run at once) [default: CPU count].
+    #[arg(long, env = "VULCAN_WASM_THREADS")]
+    pub wasm_threads: Option<usize>,
+    /// Workloads accepted at once, running or queued; more get 429.
+    #[arg(long, env = "VULCAN_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+    /// Workloads kept in the history; older ones are deleted.
+    #[arg(long, env = "VULCAN_HISTORY_MAX_RECORDS", default_value_t = 100_000)]
+    pub history_max_records: u64,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+impl ServeArgs {
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))
+    }
+
+    pub fn wasm_threads(&self) -> usize {
+        self.wasm_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1)
+    }
+}
+
+/// Limits on workloads: per-request ones (default and maximum) and server-wide caps.
+#[derive(Clone, Debug, Args)]
+pub struct LimitArgs {
+    /// Wall-clock timeout of a workload when the request names none.
+    #[arg(long, env = "VULCAN_TIMEOUT_MS", default_value_t = 2_000)]
+    pub timeout_ms: u64,
+    /// Largest `timeout_ms` a request may ask for.
+    #[arg(long, env = "VULCAN_MAX_TIMEOUT_MS", default_value_t = 30_000)]
+    pub max_timeout_ms: u64,
+    /// Memory cap of a workload when the request names none.
+    #[arg(long, env = "VULCAN_MEMORY_MB", default_value_t = 64)]
+    pub memory_mb: u64,
+    /// Largest `memory_mb` a request may ask for.
+    #[arg(long, env = "VULCAN_MAX_MEMORY_MB", default_value_t = 512)]
+    pub max_memory_mb: u64,
+    /// Largest `fuel` budget a request may ask for (wasm tier; none asked = unmetered).
+    #[arg(long, env = "VULCAN_MAX_FUEL", default_value_t = 1_000_000_000_000)]
+    pub max_fuel: u64,
+    /// Largest `code`, in bytes.
+    #[arg(long, env = "VULCAN_MAX_CODE_BYTES", default_value_t = 1 << 20)]
+    pub max_code_bytes: u64,
+    /// Largest `input`, in bytes of JSON.
+    #[arg(long, env = "VULCAN_MAX_INPUT_BYTES", default_value_t = 1 << 20)]
+    pub max_input_bytes: u64,
+    /// Largest output, in bytes of JSON; more is `output_limit`.
+    #[arg(long, env = "VULCAN_MAX_OUTPUT_BYTES", default_value_t = 1 << 20)]
+    pub max_output_bytes: u64,
+    /// Console bytes kept per workload; more are dropped (`logs_truncated`).
+    #[arg(long, env = "VULCAN_MAX_LOG_BYTES", default_value_t = 64 << 10)]
+    pub max_log_bytes: u64,
+    /// Console lines kept per workload; more are dropped (`logs_truncated`).
+    #[arg(long, env = "VULCAN_MAX_LOG_LINES", default_value_t = 1_000)]
+    pub max_log_lines: u64,
+}
+
+impl LimitArgs {
+    pub fn timeout_ms_range(&self) -> LimitRange {
+        LimitRange {
+            min: 1,
+            default: self.timeout_ms,
+            max: self.max_timeout_ms,
+        }
+    }
+
+    pub fn memory_mb_range(&self) -> LimitRange {
+        LimitRange {
+            min: 1,
+            default: self.memory_mb,
+            max: self.max_memory_mb,
+        }
+    }
+
+    /// Largest request body: code and input, each possibly doubled by JSON escaping.
+    pub fn max_body_bytes(&self) -> usize {
+        let bytes = 2 * (self.max_code_bytes + self.max_input_bytes) + (64 << 10);
+        usize::try_from(bytes).unwrap_or(usize::MAX)
+    }
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RunArgs {
+    /// The workload: an ES module whose default export is called with the input.
+    pub file: PathBuf,
+    /// Input as JSON.
+    #[arg(long, default_value = "null")]
+    pub input: String,
+    #[arg(long, value_enum, default_value_t = Isolation::Auto)]
+    pub isolation: Isolation,
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    #[arg(long)]
+    pub memory_mb: Option<u64>,
+    #[arg(long)]
+    pub fuel: Option<u64>,
+    /// The Vulcan server to run it on.
+    #[arg(long, env = "VULCAN_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+}

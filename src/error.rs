@@ -1,0 +1,42 @@
+//! The crate's error type. A workload's failure is a `Status`, not an `Error`:
+//! these are the agent's own faults and the client's mistakes.
+
+use crate::backend::BackendKind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The client sent something we refuse to run (bad limits, bad code size, …).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// A part of the request is over its size limit.
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("workload {0} not found")]
+    NotFound(String),
+    #[error("too many workloads in flight; retry later")]
+    Overloaded,
+    #[error("{reason}")]
+    TierUnavailable { kind: BackendKind, reason: String },
+    #[error("no tier is available to run this workload: {0}")]
+    NoTierAvailable(String),
+    #[error("history store: {0}")]
+    Store(String),
+    #[error("wasm engine: {0}")]
+    Engine(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        Error::Store(err.to_string())
+    }
+}
+
+impl From<wasmtime::Error> for Error {
+    fn from(err: wasmtime::Error) -> Self {
+        Error::Engine(format!("{err:#}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

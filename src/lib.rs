@@ -1,0 +1,28 @@
+//! Vulcan: a node agent that runs untrusted JavaScript and TypeScript workloads in
+//! isolation tiers behind one [`backend::Backend`] trait.
+//!
+//! # Layout
+//! - [`config`]: command-line and environment configuration (`VULCAN_*`).
+//! - [`error`]: the crate's error type; a workload's failure is a `Status`, not an error.
+//! - [`backend`]: the `Backend` trait and the types that cross it; [`backend::wasm`] is the
+//!   QuickJS-in-wasmtime tier.
+//! - [`typescript`]: type stripping for tiers without a TypeScript front end.
+//! - [`router`]: the routing policy, a pure function.
+//! - [`admission`]: the bound on workloads in flight (429 past it).
+//! - [`store`]: workload history in SQLite.
+//! - [`metrics`]: Prometheus metrics and the HTTP middleware.
+//! - [`api`]: the axum router, handlers, OpenAPI description and error mapping.
+//! - [`server`]: wiring shared by `main` and the tests.
+//! - [`cli`]: `vulcan run`, a client for scripts.
+
+pub mod admission;
+pub mod api;
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod router;
+pub mod server;
+pub mod store;
+pub mod typescript;

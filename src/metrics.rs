@@ -1,0 +1,150 @@
+//! Prometheus metrics: names as constants, one registry, and the HTTP middleware that
+//! counts requests by matched route.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::backend::{BackendKind, Metadata, Outcome};
+
+pub const WORKLOADS_TOTAL: &str = "vulcan_workloads_total";
+pub const WORKLOAD_DURATION: &str = "vulcan_workload_duration_seconds";
+pub const WASM_FUEL_CONSUMED: &str = "vulcan_wasm_fuel_consumed";
+pub const WASM_INSTANTIATE: &str = "vulcan_wasm_instantiate_seconds";
+pub const BACKEND_UP: &str = "vulcan_backend_up";
+pub const HTTP_REQUESTS_TOTAL: &str = "vulcan_http_requests_total";
+pub const HTTP_REQUEST_DURATION: &str = "vulcan_http_request_duration_seconds";
+pub const WORKLOADS_REJECTED_TOTAL: &str = "vulcan_workloads_rejected_total";
+pub const WORKLOADS_IN_FLIGHT: &str = "vulcan_workloads_in_flight";
+pub const HISTORY_WRITE_ERRORS_TOTAL: &str = "vulcan_history_write_errors_total";
+
+/// Seconds, from 50 µs to ~30 s.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    workloads: IntCounterVec,
+    duration: HistogramVec,
+    fuel: Histogram,
+    instantiate: Histogram,
+    backend_up: IntGaugeVec,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    pub rejected: IntCounter,
+    pub in_flight: IntGauge,
+    pub history_write_errors: IntCounter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let histogram = |name: &str, help: &str, labels: &[&str]| {
+            let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
+            let metric = HistogramVec::new(opts, labels).expect("valid histogram");
+            registry.register(Box::new(metric.clone())).expect("unique metric");
+            metric
+        };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
+            registry.register(Box::new(metric.clone())).expect("unique metric");
+            metric
+        };
+        let workloads = counter(WORKLOADS_TOTAL, "Workloads run, by backend and status.", &["backend", "status"]);
+        let duration = histogram(WORKLOAD_DURATION, "Run time of workloads inside their tier.", &["backend"]);
+        let instantiate = histogram(WASM_INSTANTIATE, "Time to instantiate the wasm guest.", &[]).with_label_values(&[] as &[&str]);
+        let fuel_opts = HistogramOpts::new(WASM_FUEL_CONSUMED, "Fuel consumed by wasm workloads.")
+            .buckets(prometheus::exponential_buckets(1e4, 10.0, 9).expect("valid buckets"));
+        let fuel = Histogram::with_opts(fuel_opts).expect("valid histogram");
+        registry.register(Box::new(fuel.clone())).expect("unique metric");
+        let backend_up = IntGaugeVec::new(Opts::new(BACKEND_UP, "1 when the tier is healthy."), &["backend"]).expect("valid gauge");
+        registry.register(Box::new(backend_up.clone())).expect("unique metric");
+        let http_requests = counter(HTTP_REQUESTS_TOTAL, "HTTP requests, by route, method and status.", &["route", "method", "status"]);
+        let http_duration = histogram(HTTP_REQUEST_DURATION, "HTTP request latency, by route and method.", &["route", "method"]);
+        let rejected = counter(WORKLOADS_REJECTED_TOTAL, "Workloads refused with 429 because too many were in flight.", &[]).with_label_values(&[] as &[&str]);
+        let in_flight = IntGauge::new(WORKLOADS_IN_FLIGHT, "Workloads accepted and not yet answered.").expect("valid gauge");
+        registry.register(Box::new(in_flight.clone())).expect("unique metric");
+        let history_write_errors = counter(HISTORY_WRITE_ERRORS_TOTAL, "Workloads whose history record could not be written.", &[]).with_label_values(&[] as &[&str]);
+        Metrics {
+            registry,
+            workloads,
+            duration,
+            fuel,
+            instantiate,
+            backend_up,
+            http_requests,
+            http_duration,
+            rejected,
+            in_flight,
+            history_write_errors,
+        }
+    }
+
+    pub fn observe_outcome(&self, backend: BackendKind, outcome: &Outcome) {
+        let backend = backend.as_str();
+        self.workloads
+            .with_label_values(&[backend, outcome.status.as_str()])
+            .inc();
+        self.duration
+            .with_label_values(&[backend])
+            .observe(outcome.duration_ms / 1000.0);
+        if let Some(Metadata::Wasm(wasm)) = &outcome.metadata {
+            self.fuel.observe(wasm.fuel_consumed as f64);
+            self.instantiate.observe(wasm.instantiate_ms / 1000.0);
+        }
+    }
+
+    pub fn set_backend_up(&self, backend: BackendKind, up: bool) {
+        self.backend_up
+            .with_label_values(&[backend.as_str()])
+            .set(i64::from(up));
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding into a Vec cannot fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+/// Counts and times every request by its matched route (unmatched ones as `unmatched`).
+pub async fn track_http(
+    State(metrics): State<std::sync::Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |path| path.as_str())
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+        .inc();
+    metrics
+        .http_duration
+        .with_label_values(&[route.as_str(), method.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    response
+}

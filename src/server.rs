@@ -1,0 +1,61 @@
+//! Wiring shared by `main` and the tests: open the history, start the tiers, build the
+//! state, serve until a shutdown future resolves, then stop the tiers.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::admission::Admission;
+use crate::api::{self, AppState};
+use crate::backend::Backend;
+use crate::backend::wasm::{WasmBackend, WasmConfig};
+use crate::config::ServeArgs;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Opens the history and starts every tier.
+pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
+    let store = Store::open(&args.data_dir, args.history_max_records)
+        .with_context(|| format!("opening history in {}", args.data_dir.display()))?;
+    let wasm_config = WasmConfig {
+        cache_dir: args.cache_dir(),
+        threads: args.wasm_threads(),
+        timeout_ms: args.limits.timeout_ms_range(),
+        memory_mb: args.limits.memory_mb_range(),
+        max_fuel: args.limits.max_fuel,
+        metering: true,
+    };
+    let wasm = tokio::task::spawn_blocking(move || WasmBackend::start(wasm_config))
+        .await
+        .context("starting the wasm tier")?
+        .context("starting the wasm tier")?;
+    let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(wasm)];
+    Ok(AppState {
+        backends: backends.into(),
+        store: Arc::new(store),
+        metrics: Arc::new(Metrics::new()),
+        admission: Admission::new(args.max_in_flight),
+        policy: args.policy,
+        limits: Arc::new(args.limits.clone()),
+    })
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then stops the tiers and the
+/// history writer (after in-flight requests have been answered).
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = api::router(state.clone());
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    for backend in state.backends.iter() {
+        backend.shutdown().await;
+    }
+    state.store.close();
+    served
+}

@@ -1,0 +1,219 @@
+//! The wasm tier end to end over HTTP: every limit gives its exact status, and the tier runs
+//! a normal workload right after.
+
+mod common;
+
+use common::{assert_tier_still_healthy, run_wasm, shared};
+use serde_json::json;
+
+#[tokio::test]
+async fn wasm_trivial_workload_returns_output_and_metadata() {
+    let answer = run_wasm(
+        shared(),
+        "export default (input) => ({ sum: input.a + input.b })",
+        json!({"input": {"a": 2, "b": 3}}),
+    )
+    .await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_eq!(answer["output"], json!({"sum": 5}));
+    assert_eq!(answer["backend"], "wasm");
+    assert_eq!(answer["route_reason"], "requested");
+    let metadata = &answer["metadata"];
+    assert_eq!(metadata["tier"], "wasm");
+    assert!(metadata["fuel_consumed"].as_u64().unwrap() > 0, "{metadata}");
+    assert!(metadata["memory_peak_bytes"].as_u64().unwrap() > 0, "{metadata}");
+    assert!(metadata["instantiate_ms"].as_f64().unwrap() >= 0.0, "{metadata}");
+    assert!(answer["id"].as_str().is_some_and(|id| !id.is_empty()));
+}
+
+#[tokio::test]
+async fn wasm_out_of_fuel_is_reported() {
+    let code = "export default () => { let i = 0; while (true) i++; }";
+    let answer = run_wasm(shared(), code, json!({"fuel": 1_000_000})).await;
+    assert_eq!(answer["status"], "fuel_exhausted", "{answer}");
+    assert_eq!(answer["error"]["name"], "FuelExhausted");
+    assert_eq!(answer["limits"]["fuel"], 1_000_000);
+    assert_eq!(answer["metadata"]["fuel_consumed"], 1_000_000);
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_infinite_loop_is_stopped_at_the_deadline() {
+    let code = "export default () => { while (true) {} }";
+    let answer = run_wasm(shared(), code, json!({"timeout_ms": 200})).await;
+    assert_eq!(answer["status"], "timeout", "{answer}");
+    let duration = answer["duration_ms"].as_f64().unwrap();
+    assert!((200.0..10_000.0).contains(&duration), "stopped after {duration} ms");
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_array_bomb_hits_the_memory_limit() {
+    let code = "export default () => { const a = []; while (true) a.push(new Array(100000).fill(1)); }";
+    let answer = run_wasm(shared(), code, json!({"memory_mb": 32})).await;
+    assert_eq!(answer["status"], "memory_limit", "{answer}");
+    assert!(answer["metadata"]["memory_peak_bytes"].as_u64().unwrap() <= 32 << 20);
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_string_doubling_hits_the_memory_limit() {
+    let code = "export default () => { let s = 'x'; while (true) s = s + s; }";
+    let answer = run_wasm(shared(), code, json!({"memory_mb": 32})).await;
+    assert_eq!(answer["status"], "memory_limit", "{answer}");
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_arraybuffer_bomb_hits_the_memory_limit() {
+    let code =
+        "export default () => { const keep = []; while (true) keep.push(new ArrayBuffer(1 << 20)); }";
+    let answer = run_wasm(shared(), code, json!({"memory_mb": 32})).await;
+    assert_eq!(answer["status"], "memory_limit", "{answer}");
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_stack_overflow_is_an_error() {
+    let code = "const f = (n) => f(n + 1) + 1;\nexport default () => f(0);";
+    let answer = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("stack overflow"), "{answer}");
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_syntax_error_has_line_and_column() {
+    let code = "export default () => {\n  let x = ;\n};";
+    let answer = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(answer["error"]["name"], "SyntaxError");
+    assert_eq!(answer["error"]["line"], 2, "{answer}");
+    assert!(answer["error"]["column"].as_u64().is_some(), "{answer}");
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_thrown_error_has_name_message_and_position() {
+    let code = "export default () => {\n  throw new TypeError('bad input');\n};";
+    let answer = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(answer["error"]["name"], "TypeError");
+    assert_eq!(answer["error"]["message"], "bad input");
+    assert_eq!(answer["error"]["line"], 2, "{answer}");
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_async_default_export_is_awaited_with_timers() {
+    let code = "export default async (input) => {\n  await new Promise((resolve) => setTimeout(resolve, 50));\n  return (await Promise.resolve(input)) + 1;\n};";
+    let answer = run_wasm(shared(), code, json!({"input": 41})).await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_eq!(answer["output"], 42);
+}
+
+#[tokio::test]
+async fn wasm_missing_default_export_is_a_contract_error() {
+    let answer = run_wasm(shared(), "export const x = 1;", json!({})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(answer["error"]["name"], "ContractError");
+    assert_eq!(answer["error"]["message"], "module has no default export");
+}
+
+#[tokio::test]
+async fn wasm_never_settling_promise_is_a_contract_error() {
+    let code = "export default () => new Promise(() => {});";
+    let answer = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(answer["error"]["name"], "ContractError");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("never settled"));
+}
+
+#[tokio::test]
+async fn wasm_non_serialisable_output_is_an_output_error() {
+    let answer = run_wasm(shared(), "export default () => 10n;", json!({})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(answer["error"]["name"], "OutputError");
+}
+
+#[tokio::test]
+async fn wasm_huge_output_is_an_output_limit() {
+    let code = "export default () => 'x'.repeat(2 * 1024 * 1024);";
+    let answer = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(answer["status"], "output_limit", "{answer}");
+    assert!(answer["output"].is_null());
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_log_flood_is_capped_and_flagged() {
+    let code = "export default () => { for (let i = 0; i < 100000; i++) console.log('line', i); return 'done'; }";
+    let answer = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_eq!(answer["logs_truncated"], true);
+    let logs = answer["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 1000);
+    assert_eq!(logs[0], json!({"level": "log", "message": "line 0"}));
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_console_levels_are_captured() {
+    let code = "export default () => { console.info('i'); console.warn('w', {a: 1}); console.error(new Error('e')); }";
+    let answer = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_eq!(answer["output"], json!(null));
+    assert_eq!(
+        answer["logs"],
+        json!([
+            {"level": "info", "message": "i"},
+            {"level": "warn", "message": "w {\"a\":1}"},
+            {"level": "error", "message": "Error: e"},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn wasm_typescript_runs_and_errors_point_at_the_typescript_source() {
+    let code = "interface In { n: number }\nexport default (input: In): number => input.n * 2;";
+    let answer = run_wasm(shared(), code, json!({"language": "typescript", "input": {"n": 4}})).await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_eq!(answer["output"], 8);
+
+    let code = "type T = string;\nexport default (): T => {\n  const s: T = 'a';\n  throw new Error(s);\n};";
+    let answer = run_wasm(shared(), code, json!({"language": "typescript"})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(answer["error"]["line"], 4, "{answer}");
+
+    let answer = run_wasm(shared(), "let x: = 1;", json!({"language": "typescript"})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_eq!(answer["error"]["name"], "SyntaxError");
+    assert_eq!(answer["error"]["line"], 1, "{answer}");
+}
+
+#[tokio::test]
+async fn wasm_math_random_is_reseeded_for_every_workload() {
+    let code = "export default () => [Math.random(), Math.random()];";
+    let first = run_wasm(shared(), code, json!({})).await;
+    let second = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(first["status"], "succeeded", "{first}");
+    assert_ne!(first["output"], second["output"], "the snapshot froze the seed");
+}
+
+#[tokio::test]
+async fn wasm_globals_and_prototypes_do_not_leak_between_workloads() {
+    let writer = "export default () => { globalThis.leak = 'secret'; Object.prototype.polluted = 1; return 1; };";
+    assert_eq!(run_wasm(shared(), writer, json!({})).await["status"], "succeeded");
+    let reader = "export default () => [typeof globalThis.leak, ({}).polluted === undefined];";
+    let answer = run_wasm(shared(), reader, json!({})).await;
+    assert_eq!(answer["output"], json!(["undefined", true]), "{answer}");
+}
+
+#[tokio::test]
+async fn wasm_imports_are_refused() {
+    let code = "import fs from 'node:fs';\nexport default () => 1;";
+    let answer = run_wasm(shared(), code, json!({})).await;
+    assert_eq!(answer["status"], "error", "{answer}");
+    assert_tier_still_healthy(shared()).await;
+}
