@@ -150,7 +150,7 @@ async fn throughput(client: &reqwest::Client, url: &str, body: &serde_json::Valu
                     done += 1;
                 }
             }
-            vulcan::error::Result::Ok(done)
+            Ok::<u64, vulcan::error::Error>(done)
         }));
     }
     let mut total = 0;

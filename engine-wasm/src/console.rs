@@ -50,7 +50,10 @@ impl Logs {
 }
 
 /// The prelude's `emit(level, message)`: pushes into `logs`, returns whether it is still open.
-pub fn emit_function<'js>(ctx: &Ctx<'js>, logs: Rc<RefCell<Logs>>) -> rquickjs::Result<Function<'js>> {
+pub fn emit_function<'js>(
+    ctx: &Ctx<'js>,
+    logs: Rc<RefCell<Logs>>,
+) -> rquickjs::Result<Function<'js>> {
     Function::new(
         ctx.clone(),
         move |level: String, message: rquickjs::String<'js>| {
@@ -96,7 +99,10 @@ mod tests {
         let mut logs = logs(4, 10);
         assert!(logs.push("log".into(), "é".into()));
         assert!(!logs.push("log".into(), "abc".into()));
-        assert!(!logs.push("log".into(), "a".into()), "closed after the first drop");
+        assert!(
+            !logs.push("log".into(), "a".into()),
+            "closed after the first drop"
+        );
         let (entries, truncated) = logs.take();
         assert_eq!(entries.len(), 1);
         assert!(truncated);

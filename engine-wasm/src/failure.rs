@@ -45,7 +45,9 @@ fn position(stack: &str) -> Option<(u32, u32)> {
     stack.lines().find_map(|frame| {
         let (_, at) = frame.split_once(MODULE_NAME)?;
         let (line, rest) = at.strip_prefix(':')?.split_once(':')?;
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         Some((line.parse().ok()?, rest[..digits].parse().ok()?))
     })
 }

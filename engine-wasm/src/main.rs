@@ -12,6 +12,19 @@
 //! - `console`: the bounded sink behind `console.*`.
 //! - `failure`: thrown values as the error the host reports.
 //! - `text`: JavaScript strings to Rust strings.
+//!
+//! # Building
+//! `cargo build --release` here gives `target/wasm32-wasip1/release/vulcan-engine.wasm`
+//! (Debian's clang and wasi-libc; see .cargo/config.toml and wasi/). The same crate runs
+//! natively for testing: `cargo run --release --target x86_64-unknown-linux-gnu < request.json`.
+//!
+//! # What the host must provide
+//! - WASI preview 1 during `wizer.initialize` too (QuickJS reads the clock and Rust's
+//!   `HashMap` the random source while the context is built), and Wizer's bulk-memory
+//!   support.
+//! - A native wasm stack of at least 24 MiB (`max_wasm_stack`, and a host thread or async
+//!   stack to match), so deep recursion ends in a JavaScript `RangeError`; see
+//!   `engine::JS_MAX_STACK_BYTES`.
 
 mod console;
 mod engine;

@@ -7,7 +7,6 @@
   "use strict";
   const global = globalThis;
   const { defineProperty } = Object;
-  const { imul } = Math;
   const stringify = JSON.stringify;
   const ErrorCtor = Error;
   const StringCtor = String;
@@ -65,12 +64,15 @@
   let full = false;
   const console = {};
   for (const level of ["log", "info", "warn", "error", "debug"]) {
-    define(console, level, function (...args) {
-      if (full) return;
-      let message = "";
-      for (let i = 0; i < args.length; i++) message += (i ? " " : "") + show(args[i]);
-      full = !emit(level, message);
-    });
+    const method = {
+      [level](...args) {
+        if (full) return;
+        let message = "";
+        for (let i = 0; i < args.length; i++) message += (i ? " " : "") + show(args[i]);
+        full = !emit(level, message);
+      },
+    }[level];
+    define(console, level, method);
   }
   define(global, "console", console);
 

@@ -57,7 +57,12 @@ fn execute<'js>(
 
     let module = Module::declare(ctx.clone(), MODULE_NAME, request.code.as_str()).map_err(fail)?;
     let (module, evaluated) = module.eval().map_err(fail)?;
-    settle(ctx, hooks, evaluated, "module top-level await never settled")?;
+    settle(
+        ctx,
+        hooks,
+        evaluated,
+        "module top-level await never settled",
+    )?;
 
     let namespace = module.namespace().map_err(fail)?;
     if !namespace.contains_key("default").map_err(fail)? {
@@ -148,8 +153,9 @@ fn serialise<'js>(
             output_bytes: json.len(),
         });
     }
-    let output = RawValue::from_string(json)
-        .map_err(|error| ErrorInfo::new("InternalError", format!("invalid output json: {error}")))?;
+    let output = RawValue::from_string(json).map_err(|error| {
+        ErrorInfo::new("InternalError", format!("invalid output json: {error}"))
+    })?;
     Ok(Outcome::Succeeded { output })
 }
 

@@ -87,8 +87,11 @@ fn preinitialise(engine: &Engine, metering: bool, guest: &[u8]) -> Result<Vec<u8
     instance
         .get_typed_func::<(), ()>(&mut store, wizer.get_init_func())?
         .call(&mut store, ())?;
-    let snapshot = wizer.snapshot(&cx, &mut SyncInstance { store: &mut store, instance });
-    ready(snapshot)
+    let mut state = SyncInstance {
+        store: &mut store,
+        instance,
+    };
+    Ok(ready(wizer.snapshot(&cx, &mut state))?)
 }
 
 /// Wizer's snapshot API is async for async stores; ours is synchronous, so every future
