@@ -67,6 +67,9 @@ fn base_config(options: EngineOptions) -> Config {
         .consume_fuel(options.metering)
         .epoch_interruption(options.metering)
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
+        // Never used (calls are synchronous), but wasmtime-wasi turns on `async`, whose
+        // fiber stacks must be larger than `max_wasm_stack`.
+        .async_stack_size(MAX_WASM_STACK_BYTES + (1 << 20))
         .parallel_compilation(true);
     config
 }

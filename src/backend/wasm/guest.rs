@@ -67,9 +67,8 @@ pub fn parse_response(stdout: &[u8], limits: &Limits) -> Result<GuestResult, Str
     };
     match response.status.as_str() {
         "succeeded" => {
-            let output = response
-                .output
-                .ok_or("guest reported success without output")?;
+            // `"output": null` deserialises as `None`.
+            let output = response.output.unwrap_or_else(json_null);
             if output.get().len() as u64 > limits.max_output_bytes {
                 result.status = Status::OutputLimit;
                 result.error = Some(output_limit_error(output.get().len() as u64, limits));
@@ -89,6 +88,10 @@ pub fn parse_response(stdout: &[u8], limits: &Limits) -> Result<GuestResult, Str
         other => return Err(format!("guest reported an unknown status {other:?}")),
     }
     Ok(result)
+}
+
+fn json_null() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).expect("null is JSON")
 }
 
 pub fn output_limit_error(bytes: u64, limits: &Limits) -> WorkloadError {
@@ -145,6 +148,12 @@ mod tests {
     }
 
     #[test]
+    fn a_null_output_is_kept_as_null() {
+        let result = parse_response(br#"{"status":"succeeded","output":null}"#, &limits()).unwrap();
+        assert_eq!(result.output.unwrap().get(), "null");
+    }
+
+    #[test]
     fn output_over_the_cap_is_an_output_limit_even_if_the_guest_says_success() {
         let result = parse_response(
             br#"{"status":"succeeded","output":"0123456789abc"}"#,
@@ -173,6 +182,6 @@ mod tests {
     fn garbage_and_unknown_statuses_are_rejected() {
         assert!(parse_response(b"not json", &limits()).is_err());
         assert!(parse_response(br#"{"status":"pwned"}"#, &limits()).is_err());
-        assert!(parse_response(br#"{"status":"succeeded"}"#, &limits()).is_err());
+        assert!(parse_response(br#"{"status":"error"}"#, &limits()).is_err());
     }
 }

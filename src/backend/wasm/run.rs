@@ -152,9 +152,10 @@ fn classify(ending: Ending, limits: &Limits) -> GuestResult {
                     Status::OutputLimit,
                     guest::output_limit_error(stdout.len() as u64, limits),
                 ),
+                // The same words QuickJS (and V8) use when their own stack check fires.
                 Some(Trap::StackOverflow) => failed(
                     Status::Error,
-                    WorkloadError::new("InternalError", "stack overflow"),
+                    WorkloadError::new("RangeError", "Maximum call stack size exceeded"),
                 ),
                 _ => failed(
                     Status::BackendCrashed,

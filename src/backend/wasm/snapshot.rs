@@ -22,6 +22,9 @@ use crate::error::{Error, Result};
 /// The raw guest, built for wasm32-wasip1 by `build.rs`.
 pub const GUEST_WASM: &[u8] = include_bytes!(env!("VULCAN_GUEST_WASM"));
 
+/// The guest's export that builds the QuickJS runtime and context before the snapshot.
+const INIT_FUNC: &str = "wizer.initialize";
+
 /// Loads the pre-initialised guest from the cache, building and caching it when missing.
 pub fn load(engine: &Engine, metering: bool, cache_dir: &Path) -> Result<Module> {
     let path = cache_path(engine, cache_dir);
@@ -73,7 +76,8 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 
 /// Runs the guest's `wizer.initialize` and snapshots the initialised instance.
 fn preinitialise(engine: &Engine, metering: bool, guest: &[u8]) -> Result<Vec<u8>> {
-    let wizer = Wizer::new();
+    let mut wizer = Wizer::new();
+    wizer.init_func(INIT_FUNC);
     let (cx, instrumented) = wizer.instrument(guest)?;
     let module = Module::new(engine, &instrumented)?;
     let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
