@@ -8,10 +8,17 @@ use std::process::Command;
 
 /// Variables the nested cargo may see; everything else (the outer build's CARGO_*, RUSTFLAGS,
 /// TARGET, jobserver, …) would leak the host build's settings into the guest's.
-const KEEP_ENV: [&str; 5] = ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"];
+const KEEP_ENV: [&str; 5] = [
+    "PATH",
+    "HOME",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+];
 
 fn main() {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let guest = root.join("engine-wasm");
     for path in ["src", "Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
         println!("cargo:rerun-if-changed={}", guest.join(path).display());
@@ -25,7 +32,14 @@ fn main() {
     cargo
         .current_dir(&guest)
         .env_clear()
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip1", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip1",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for name in KEEP_ENV {
         if let Some(value) = env::var_os(name) {

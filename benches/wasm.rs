@@ -12,7 +12,8 @@ use vulcan::backend::{Backend, Language, LimitRange, Limits, Status, Workload};
 use vulcan::config::Cli;
 
 const TRIVIAL: &str = "export default (input) => input.a + input.b;";
-const FIB: &str = "const fib = (n) => n < 2 ? n : fib(n - 1) + fib(n - 2);\nexport default () => fib(25);";
+const FIB: &str =
+    "const fib = (n) => n < 2 ? n : fib(n - 1) + fib(n - 2);\nexport default () => fib(25);";
 const LATENCY_RUNS: usize = 3_000;
 const FIB_RUNS: usize = 15;
 const THROUGHPUT_WINDOW: Duration = Duration::from_secs(5);
@@ -27,11 +28,15 @@ fn main() -> anyhow::Result<()> {
 
         let metered = Arc::new(start_backend(&cache, true)?);
         let trivial = workload(TRIVIAL, r#"{"a": 1, "b": 2}"#);
-        latency_row("wasm backend, trivial (fresh instance each)", LATENCY_RUNS, || {
-            let backend = Arc::clone(&metered);
-            let workload = trivial.clone();
-            async move { backend.execute(workload).await.map(|o| o.status) }
-        })
+        latency_row(
+            "wasm backend, trivial (fresh instance each)",
+            LATENCY_RUNS,
+            || {
+                let backend = Arc::clone(&metered);
+                let workload = trivial.clone();
+                async move { backend.execute(workload).await.map(|o| o.status) }
+            },
+        )
         .await?;
 
         let unmetered = Arc::new(start_backend(&cache, false)?);
@@ -50,20 +55,34 @@ fn main() -> anyhow::Result<()> {
         .await?;
 
         let args = Cli::try_parse_from([
-            "vulcan", "--listen", "127.0.0.1:0", "--data-dir",
-            &data.path().display().to_string(), "--cache-dir", &cache.display().to_string(),
+            "vulcan",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            &data.path().display().to_string(),
+            "--cache-dir",
+            &cache.display().to_string(),
         ])?
         .serve;
         let state = vulcan::server::build_state(&args).await?;
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let url = format!("http://{}/v1/workloads", listener.local_addr()?);
-        tokio::spawn(vulcan::server::serve(listener, state, std::future::pending()));
+        tokio::spawn(vulcan::server::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
         let client = reqwest::Client::new();
-        let body = serde_json::json!({"code": TRIVIAL, "input": {"a": 1, "b": 2}, "isolation": "wasm"});
-        latency_row("HTTP end to end, trivial (incl. history write)", LATENCY_RUNS, || {
-            let request = client.post(&url).json(&body);
-            async move { http_status(request).await }
-        })
+        let body =
+            serde_json::json!({"code": TRIVIAL, "input": {"a": 1, "b": 2}, "isolation": "wasm"});
+        latency_row(
+            "HTTP end to end, trivial (incl. history write)",
+            LATENCY_RUNS,
+            || {
+                let request = client.post(&url).json(&body);
+                async move { http_status(request).await }
+            },
+        )
         .await?;
 
         let done = throughput(&client, &url, &body, 2).await?;
@@ -87,8 +106,16 @@ fn start_backend(cache: &std::path::Path, metering: bool) -> anyhow::Result<Wasm
     Ok(WasmBackend::start(WasmConfig {
         cache_dir: cache.to_path_buf(),
         threads: 2,
-        timeout_ms: LimitRange { min: 1, default: 10_000, max: 10_000 },
-        memory_mb: LimitRange { min: 1, default: 64, max: 512 },
+        timeout_ms: LimitRange {
+            min: 1,
+            default: 10_000,
+            max: 10_000,
+        },
+        memory_mb: LimitRange {
+            min: 1,
+            default: 64,
+            max: 512,
+        },
         max_fuel: u64::MAX,
         metering,
     })?)
@@ -111,7 +138,13 @@ fn workload(code: &str, input: &str) -> Workload {
 }
 
 async fn http_status(request: reqwest::RequestBuilder) -> vulcan::error::Result<Status> {
-    let answer: serde_json::Value = request.send().await.expect("request").json().await.expect("JSON");
+    let answer: serde_json::Value = request
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
     Ok(Status::parse(answer["status"].as_str().unwrap_or("")).unwrap_or(Status::Error))
 }
 
@@ -129,16 +162,28 @@ where
         let started = Instant::now();
         let status = run().await?;
         samples.push(started.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(status == Status::Succeeded, "{name}: workload ended {status:?}");
+        anyhow::ensure!(
+            status == Status::Succeeded,
+            "{name}: workload ended {status:?}"
+        );
     }
     samples.sort_by(f64::total_cmp);
     let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-    println!("| {name} | {runs} | {:.3} ms | {:.3} ms | {mean:.3} ms |", pick(0.5), pick(0.99));
+    println!(
+        "| {name} | {runs} | {:.3} ms | {:.3} ms | {mean:.3} ms |",
+        pick(0.5),
+        pick(0.99)
+    );
     Ok(pick(0.5))
 }
 
-async fn throughput(client: &reqwest::Client, url: &str, body: &serde_json::Value, concurrency: usize) -> anyhow::Result<u64> {
+async fn throughput(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    concurrency: usize,
+) -> anyhow::Result<u64> {
     let deadline = Instant::now() + THROUGHPUT_WINDOW;
     let mut tasks = Vec::new();
     for _ in 0..concurrency {

@@ -40,7 +40,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("sending the workload to {url}"))?;
     let status = response.status();
-    let answer: Value = response.json().await.context("reading the server's answer")?;
+    let answer: Value = response
+        .json()
+        .await
+        .context("reading the server's answer")?;
     if !status.is_success() {
         let message = answer["error"]["message"].as_str().unwrap_or("no message");
         eprintln!("vulcan: the server refused the workload ({status}): {message}");

@@ -10,7 +10,12 @@ use crate::backend::LimitRange;
 use crate::router::{Isolation, Policy};
 
 #[derive(Debug, Parser)]
-#[command(name = "vulcan", version, about = "Run untrusted JavaScript and TypeScript in isolation tiers", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "vulcan",
+    version,
+    about = "Run untrusted JavaScript and TypeScript in isolation tiers",
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -56,7 +61,9 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn cache_dir(&self) -> PathBuf {
-        self.cache_dir.clone().unwrap_or_else(|| self.data_dir.join("cache"))
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("cache"))
     }
 
     pub fn wasm_threads(&self) -> usize {

@@ -55,29 +55,74 @@ impl Metrics {
         let histogram = |name: &str, help: &str, labels: &[&str]| {
             let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
             let metric = HistogramVec::new(opts, labels).expect("valid histogram");
-            registry.register(Box::new(metric.clone())).expect("unique metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
             metric
         };
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
-            registry.register(Box::new(metric.clone())).expect("unique metric");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("unique metric");
             metric
         };
-        let workloads = counter(WORKLOADS_TOTAL, "Workloads run, by backend and status.", &["backend", "status"]);
-        let duration = histogram(WORKLOAD_DURATION, "Run time of workloads inside their tier.", &["backend"]);
-        let instantiate = histogram(WASM_INSTANTIATE, "Time to instantiate the wasm guest.", &[]).with_label_values(&[] as &[&str]);
+        let workloads = counter(
+            WORKLOADS_TOTAL,
+            "Workloads run, by backend and status.",
+            &["backend", "status"],
+        );
+        let duration = histogram(
+            WORKLOAD_DURATION,
+            "Run time of workloads inside their tier.",
+            &["backend"],
+        );
+        let instantiate = histogram(WASM_INSTANTIATE, "Time to instantiate the wasm guest.", &[])
+            .with_label_values(&[] as &[&str]);
         let fuel_opts = HistogramOpts::new(WASM_FUEL_CONSUMED, "Fuel consumed by wasm workloads.")
             .buckets(prometheus::exponential_buckets(1e4, 10.0, 9).expect("valid buckets"));
         let fuel = Histogram::with_opts(fuel_opts).expect("valid histogram");
-        registry.register(Box::new(fuel.clone())).expect("unique metric");
-        let backend_up = IntGaugeVec::new(Opts::new(BACKEND_UP, "1 when the tier is healthy."), &["backend"]).expect("valid gauge");
-        registry.register(Box::new(backend_up.clone())).expect("unique metric");
-        let http_requests = counter(HTTP_REQUESTS_TOTAL, "HTTP requests, by route, method and status.", &["route", "method", "status"]);
-        let http_duration = histogram(HTTP_REQUEST_DURATION, "HTTP request latency, by route and method.", &["route", "method"]);
-        let rejected = counter(WORKLOADS_REJECTED_TOTAL, "Workloads refused with 429 because too many were in flight.", &[]).with_label_values(&[] as &[&str]);
-        let in_flight = IntGauge::new(WORKLOADS_IN_FLIGHT, "Workloads accepted and not yet answered.").expect("valid gauge");
-        registry.register(Box::new(in_flight.clone())).expect("unique metric");
-        let history_write_errors = counter(HISTORY_WRITE_ERRORS_TOTAL, "Workloads whose history record could not be written.", &[]).with_label_values(&[] as &[&str]);
+        registry
+            .register(Box::new(fuel.clone()))
+            .expect("unique metric");
+        let backend_up = IntGaugeVec::new(
+            Opts::new(BACKEND_UP, "1 when the tier is healthy."),
+            &["backend"],
+        )
+        .expect("valid gauge");
+        registry
+            .register(Box::new(backend_up.clone()))
+            .expect("unique metric");
+        let http_requests = counter(
+            HTTP_REQUESTS_TOTAL,
+            "HTTP requests, by route, method and status.",
+            &["route", "method", "status"],
+        );
+        let http_duration = histogram(
+            HTTP_REQUEST_DURATION,
+            "HTTP request latency, by route and method.",
+            &["route", "method"],
+        );
+        let rejected = counter(
+            WORKLOADS_REJECTED_TOTAL,
+            "Workloads refused with 429 because too many were in flight.",
+            &[],
+        )
+        .with_label_values(&[] as &[&str]);
+        let in_flight = IntGauge::new(
+            WORKLOADS_IN_FLIGHT,
+            "Workloads accepted and not yet answered.",
+        )
+        .expect("valid gauge");
+        registry
+            .register(Box::new(in_flight.clone()))
+            .expect("unique metric");
+        let history_write_errors = counter(
+            HISTORY_WRITE_ERRORS_TOTAL,
+            "Workloads whose history record could not be written.",
+            &[],
+        )
+        .with_label_values(&[] as &[&str]);
         Metrics {
             registry,
             workloads,

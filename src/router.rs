@@ -20,7 +20,9 @@ pub enum Isolation {
 }
 
 /// Named routing policies for `auto`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// The isolate tier when healthy, wasm otherwise.
@@ -82,7 +84,11 @@ pub enum RouteError {
 }
 
 /// Chooses the tier for a workload.
-pub fn route(request: &RouteRequest, tiers: &[TierState], policy: Policy) -> Result<Route, RouteError> {
+pub fn route(
+    request: &RouteRequest,
+    tiers: &[TierState],
+    policy: Policy,
+) -> Result<Route, RouteError> {
     match request.isolation {
         Isolation::Isolate => explicit(BackendKind::Isolate, request, tiers),
         Isolation::Wasm => explicit(BackendKind::Wasm, request, tiers),
@@ -90,7 +96,11 @@ pub fn route(request: &RouteRequest, tiers: &[TierState], policy: Policy) -> Res
     }
 }
 
-fn explicit(kind: BackendKind, request: &RouteRequest, tiers: &[TierState]) -> Result<Route, RouteError> {
+fn explicit(
+    kind: BackendKind,
+    request: &RouteRequest,
+    tiers: &[TierState],
+) -> Result<Route, RouteError> {
     let tier = find(kind, tiers);
     if let Err(reason) = can_run(tier, request.language) {
         return Err(RouteError::Unavailable { kind, reason });
@@ -166,14 +176,21 @@ mod tests {
         TierState {
             kind,
             healthy,
-            detail: if healthy { String::new() } else { "host restarting".into() },
+            detail: if healthy {
+                String::new()
+            } else {
+                "host restarting".into()
+            },
             languages: vec![Language::Javascript, Language::Typescript],
             meters_fuel: kind == BackendKind::Wasm,
         }
     }
 
     fn both(isolate_up: bool, wasm_up: bool) -> Vec<TierState> {
-        vec![tier(BackendKind::Isolate, isolate_up), tier(BackendKind::Wasm, wasm_up)]
+        vec![
+            tier(BackendKind::Isolate, isolate_up),
+            tier(BackendKind::Wasm, wasm_up),
+        ]
     }
 
     fn request(isolation: Isolation, fuel_requested: bool) -> RouteRequest {
@@ -186,13 +203,29 @@ mod tests {
 
     #[test]
     fn explicit_tier_is_used_when_healthy() {
-        let route = route(&request(Isolation::Wasm, false), &both(true, true), Policy::IsolateFirst).unwrap();
-        assert_eq!(route, Route { backend: BackendKind::Wasm, reason: "requested".into() });
+        let route = route(
+            &request(Isolation::Wasm, false),
+            &both(true, true),
+            Policy::IsolateFirst,
+        )
+        .unwrap();
+        assert_eq!(
+            route,
+            Route {
+                backend: BackendKind::Wasm,
+                reason: "requested".into()
+            }
+        );
     }
 
     #[test]
     fn explicit_tier_that_is_down_is_unavailable_not_rerouted() {
-        let err = route(&request(Isolation::Isolate, false), &both(false, true), Policy::IsolateFirst).unwrap_err();
+        let err = route(
+            &request(Isolation::Isolate, false),
+            &both(false, true),
+            Policy::IsolateFirst,
+        )
+        .unwrap_err();
         assert_eq!(
             err,
             RouteError::Unavailable {
@@ -205,8 +238,22 @@ mod tests {
     #[test]
     fn explicit_tier_that_is_not_configured_is_unavailable() {
         let tiers = vec![tier(BackendKind::Wasm, true)];
-        let err = route(&request(Isolation::Isolate, false), &tiers, Policy::IsolateFirst).unwrap_err();
-        assert!(matches!(err, RouteError::Unavailable { kind: BackendKind::Isolate, .. }), "{err:?}");
+        let err = route(
+            &request(Isolation::Isolate, false),
+            &tiers,
+            Policy::IsolateFirst,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RouteError::Unavailable {
+                    kind: BackendKind::Isolate,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -216,19 +263,43 @@ mod tests {
         let mut req = request(Isolation::Wasm, false);
         req.language = Language::Typescript;
         let err = route(&req, &tiers, Policy::IsolateFirst).unwrap_err();
-        assert!(matches!(err, RouteError::Unavailable { kind: BackendKind::Wasm, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                RouteError::Unavailable {
+                    kind: BackendKind::Wasm,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn fuel_asked_of_a_tier_that_cannot_meter_it_is_refused() {
-        let err = route(&request(Isolation::Isolate, true), &both(true, true), Policy::IsolateFirst).unwrap_err();
-        assert_eq!(err, RouteError::FuelNotMetered { kind: BackendKind::Isolate });
+        let err = route(
+            &request(Isolation::Isolate, true),
+            &both(true, true),
+            Policy::IsolateFirst,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            RouteError::FuelNotMetered {
+                kind: BackendKind::Isolate
+            }
+        );
     }
 
     #[test]
     fn auto_takes_the_policy_preference_when_healthy() {
         let tiers = both(true, true);
-        let isolate = route(&request(Isolation::Auto, false), &tiers, Policy::IsolateFirst).unwrap();
+        let isolate = route(
+            &request(Isolation::Auto, false),
+            &tiers,
+            Policy::IsolateFirst,
+        )
+        .unwrap();
         assert_eq!(isolate.backend, BackendKind::Isolate);
         assert_eq!(isolate.reason, "policy isolate-first: isolate is preferred");
         let wasm = route(&request(Isolation::Auto, false), &tiers, Policy::WasmFirst).unwrap();
@@ -238,7 +309,12 @@ mod tests {
 
     #[test]
     fn auto_falls_back_when_the_preferred_tier_is_down_and_says_why() {
-        let route = route(&request(Isolation::Auto, false), &both(false, true), Policy::IsolateFirst).unwrap();
+        let route = route(
+            &request(Isolation::Auto, false),
+            &both(false, true),
+            Policy::IsolateFirst,
+        )
+        .unwrap();
         assert_eq!(route.backend, BackendKind::Wasm);
         assert_eq!(
             route.reason,
@@ -249,30 +325,60 @@ mod tests {
     #[test]
     fn auto_falls_back_when_the_preferred_tier_is_missing() {
         let tiers = vec![tier(BackendKind::Wasm, true)];
-        let route = route(&request(Isolation::Auto, false), &tiers, Policy::IsolateFirst).unwrap();
+        let route = route(
+            &request(Isolation::Auto, false),
+            &tiers,
+            Policy::IsolateFirst,
+        )
+        .unwrap();
         assert_eq!(route.backend, BackendKind::Wasm);
-        assert!(route.reason.contains("isolate is not configured"), "{}", route.reason);
+        assert!(
+            route.reason.contains("isolate is not configured"),
+            "{}",
+            route.reason
+        );
     }
 
     #[test]
     fn auto_with_fuel_goes_to_the_tier_that_meters_it() {
-        let route = route(&request(Isolation::Auto, true), &both(true, true), Policy::IsolateFirst).unwrap();
+        let route = route(
+            &request(Isolation::Auto, true),
+            &both(true, true),
+            Policy::IsolateFirst,
+        )
+        .unwrap();
         assert_eq!(route.backend, BackendKind::Wasm);
-        assert_eq!(route.reason, "fuel budget requested: isolate does not meter fuel; wasm meters fuel");
+        assert_eq!(
+            route.reason,
+            "fuel budget requested: isolate does not meter fuel; wasm meters fuel"
+        );
     }
 
     #[test]
     fn auto_with_fuel_and_no_metering_tier_has_no_tier() {
-        let err = route(&request(Isolation::Auto, true), &both(true, false), Policy::IsolateFirst).unwrap_err();
+        let err = route(
+            &request(Isolation::Auto, true),
+            &both(true, false),
+            Policy::IsolateFirst,
+        )
+        .unwrap_err();
         assert!(matches!(err, RouteError::NoTier(_)), "{err:?}");
     }
 
     #[test]
     fn auto_with_every_tier_down_has_no_tier() {
-        let err = route(&request(Isolation::Auto, false), &both(false, false), Policy::WasmFirst).unwrap_err();
+        let err = route(
+            &request(Isolation::Auto, false),
+            &both(false, false),
+            Policy::WasmFirst,
+        )
+        .unwrap_err();
         assert_eq!(
             err,
-            RouteError::NoTier("wasm is unavailable: host restarting; isolate is unavailable: host restarting".into())
+            RouteError::NoTier(
+                "wasm is unavailable: host restarting; isolate is unavailable: host restarting"
+                    .into()
+            )
         );
     }
 }

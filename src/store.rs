@@ -138,7 +138,9 @@ impl Store {
     pub async fn get(&self, id: String) -> Result<Option<WorkloadRecord>> {
         self.read(move |conn| {
             let json: Option<String> = conn
-                .query_row("SELECT record FROM workloads WHERE id = ?1", [id], |row| row.get(0))
+                .query_row("SELECT record FROM workloads WHERE id = ?1", [id], |row| {
+                    row.get(0)
+                })
                 .optional()?;
             json.map(|json| decode(&json)).transpose()
         })
@@ -188,7 +190,11 @@ fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
 }
 
 fn summarise(record: &WorkloadRecord) -> WorkloadSummary {
-    let first_line = record.code.lines().find(|line| !line.trim().is_empty()).unwrap_or("");
+    let first_line = record
+        .code
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("");
     WorkloadSummary {
         id: record.id.clone(),
         created_at_ms: record.created_at_ms,
@@ -212,7 +218,12 @@ fn write_loop(
         let result = write_batch(&mut conn, &batch);
         since_prune += batch.len() as u64;
         for (_, ack) in batch {
-            let _ = ack.send(result.as_ref().map(|_| ()).map_err(|err| Error::Store(err.to_string())));
+            let _ = ack.send(
+                result
+                    .as_ref()
+                    .map(|_| ())
+                    .map_err(|err| Error::Store(err.to_string())),
+            );
         }
         if since_prune >= PRUNE_EVERY {
             since_prune = 0;
@@ -291,15 +302,36 @@ mod tests {
     async fn records_are_listed_newest_first_with_filters_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 100).unwrap();
-        for (id, status) in [("a", Status::Succeeded), ("b", Status::Timeout), ("c", Status::Succeeded)] {
+        for (id, status) in [
+            ("a", Status::Succeeded),
+            ("b", Status::Timeout),
+            ("c", Status::Succeeded),
+        ] {
             store.insert(record(id, status)).await.unwrap();
         }
-        let all = store.list(ListQuery { limit: 10, ..Default::default() }).await.unwrap();
+        let all = store
+            .list(ListQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let ids: Vec<_> = all.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["c", "b", "a"]);
         assert_eq!(all[0].code_preview, "export default () => 1;");
-        let ok = ListQuery { limit: 10, status: Some(Status::Succeeded), before: Some("c".into()), ..Default::default() };
-        let ids: Vec<_> = store.list(ok).await.unwrap().into_iter().map(|s| s.id).collect();
+        let ok = ListQuery {
+            limit: 10,
+            status: Some(Status::Succeeded),
+            before: Some("c".into()),
+            ..Default::default()
+        };
+        let ids: Vec<_> = store
+            .list(ok)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         assert_eq!(ids, ["a"]);
         store.close();
         drop(store);

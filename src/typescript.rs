@@ -23,7 +23,9 @@ pub fn strip_types(source: &str) -> Result<String, WorkloadError> {
         }
         .map_err(|failure| match failure {
             Failure::Syntax(error) => error,
-            Failure::Unsupported => WorkloadError::new("SyntaxError", "unsupported TypeScript syntax"),
+            Failure::Unsupported => {
+                WorkloadError::new("SyntaxError", "unsupported TypeScript syntax")
+            }
         })
     })
 }
@@ -36,11 +38,8 @@ enum Failure {
 fn transform(source: &str, mode: Mode) -> Result<String, Failure> {
     let cm: Lrc<SourceMap> = Default::default();
     let first = Arc::new(Mutex::new(None));
-    let handler = Handler::with_emitter(
-        false,
-        false,
-        Box::new(FirstDiagnostic(Arc::clone(&first))),
-    );
+    let handler =
+        Handler::with_emitter(false, false, Box::new(FirstDiagnostic(Arc::clone(&first))));
     let options = Options {
         module: Some(true),
         filename: Some("workload.ts".into()),

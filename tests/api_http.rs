@@ -9,7 +9,12 @@ use std::process::{Command, Stdio};
 use common::{TestServer, serve_args, shared, submit};
 use serde_json::{Value, json};
 
-async fn post_raw(server: &TestServer, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+async fn post_raw(
+    server: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(server.url(path))
         .header("content-type", content_type)
@@ -31,20 +36,34 @@ fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"]["code"], want_code, "{body}");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "{body}"
     );
 }
 
 #[tokio::test]
 async fn malformed_json_is_400_invalid_json() {
-    let (status, body) = post_raw(shared(), "/v1/workloads", "application/json", b"{\"code\": ".to_vec()).await;
+    let (status, body) = post_raw(
+        shared(),
+        "/v1/workloads",
+        "application/json",
+        b"{\"code\": ".to_vec(),
+    )
+    .await;
     assert_error(status, &body, 400, "invalid_json");
 }
 
 #[tokio::test]
 async fn non_utf8_body_is_400() {
-    let (status, body) = post_raw(shared(), "/v1/workloads", "application/json", vec![0xff, 0xfe, 0x7b]).await;
+    let (status, body) = post_raw(
+        shared(),
+        "/v1/workloads",
+        "application/json",
+        vec![0xff, 0xfe, 0x7b],
+    )
+    .await;
     assert_error(status, &body, 400, "invalid_json");
 }
 
@@ -65,12 +84,20 @@ async fn wrong_types_unknown_fields_and_unknown_values_are_400() {
 
 #[tokio::test]
 async fn out_of_range_limits_are_400_with_the_range() {
-    for (field, value) in [("timeout_ms", 0u64), ("timeout_ms", 10_000_000), ("memory_mb", 100_000), ("fuel", 0)] {
+    for (field, value) in [
+        ("timeout_ms", 0u64),
+        ("timeout_ms", 10_000_000),
+        ("memory_mb", 100_000),
+        ("fuel", 0),
+    ] {
         let mut request = json!({"code": "export default () => 1", "isolation": "wasm"});
         request[field] = json!(value);
         let (status, body) = submit(shared(), request).await;
         assert_error(status, &body, 400, "invalid_request");
-        assert!(body["error"]["message"].as_str().unwrap().contains(field), "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
     }
 }
 
@@ -90,14 +117,25 @@ async fn oversized_body_and_oversized_code_are_413() {
     let code = format!("export default () => 1; //{}", "x".repeat(1 << 20));
     let (status, body) = submit(server, json!({"code": code})).await;
     assert_error(status, &body, 413, "payload_too_large");
-    assert!(body["error"]["message"].as_str().unwrap().contains("code"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("code"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
-async fn isolate_tier_is_503_until_it_exists_and_fuel_on_it_is_400() {
-    let (status, body) = submit(shared(), json!({"code": "export default () => 1", "isolation": "isolate"})).await;
+async fn isolate_tier_is_503_until_it_exists() {
+    let (status, body) = submit(
+        shared(),
+        json!({"code": "export default () => 1", "isolation": "isolate"}),
+    )
+    .await;
     assert_error(status, &body, 503, "tier_unavailable");
-    let (status, body) = submit(shared(), json!({"code": "export default () => 1", "isolation": "isolate", "fuel": 10})).await;
+    let (status, body) = submit(
+        shared(),
+        json!({"code": "export default () => 1", "isolation": "isolate", "fuel": 10}),
+    )
+    .await;
     assert_error(status, &body, 503, "tier_unavailable");
 }
 
@@ -114,16 +152,32 @@ async fn auto_falls_back_to_wasm_and_records_why() {
 
 #[tokio::test]
 async fn route_preview_answers_without_running() {
-    let (status, body) = post_raw(shared(), "/v1/route", "application/json", br#"{"fuel": 5}"#.to_vec()).await;
+    let (status, body) = post_raw(
+        shared(),
+        "/v1/route",
+        "application/json",
+        br#"{"fuel": 5}"#.to_vec(),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["backend"], "wasm");
-    let (status, body) = post_raw(shared(), "/v1/route", "application/json", br#"{"isolation": "isolate"}"#.to_vec()).await;
+    let (status, body) = post_raw(
+        shared(),
+        "/v1/route",
+        "application/json",
+        br#"{"isolation": "isolate"}"#.to_vec(),
+    )
+    .await;
     assert_error(status, &body, 503, "tier_unavailable");
 }
 
 #[tokio::test]
 async fn unknown_workload_and_unknown_route_are_404() {
-    let (status, body) = get(shared(), "/v1/workloads/00000000-0000-0000-0000-000000000000").await;
+    let (status, body) = get(
+        shared(),
+        "/v1/workloads/00000000-0000-0000-0000-000000000000",
+    )
+    .await;
     assert_error(status, &body, 404, "not_found");
     let (status, body) = get(shared(), "/v2/nothing").await;
     assert_error(status, &body, 404, "not_found");
@@ -132,21 +186,56 @@ async fn unknown_workload_and_unknown_route_are_404() {
 #[tokio::test]
 async fn history_lists_newest_first_filters_and_returns_full_records() {
     let server = shared();
-    let (_, first) = submit(server, json!({"code": "export default () => 1", "isolation": "wasm"})).await;
-    let (_, second) = submit(server, json!({"code": "export default () => { throw new Error('x') }", "isolation": "wasm"})).await;
+    let (_, first) = submit(
+        server,
+        json!({"code": "export default () => 1", "isolation": "wasm"}),
+    )
+    .await;
+    let (_, second) = submit(
+        server,
+        json!({"code": "export default () => { throw new Error('x') }", "isolation": "wasm"}),
+    )
+    .await;
 
     let (status, list) = get(server, "/v1/workloads?limit=500").await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
-    let first_at = ids.iter().position(|id| *id == first["id"]).expect("first listed");
-    let second_at = ids.iter().position(|id| *id == second["id"]).expect("second listed");
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let first_at = ids
+        .iter()
+        .position(|id| *id == first["id"])
+        .expect("first listed");
+    let second_at = ids
+        .iter()
+        .position(|id| *id == second["id"])
+        .expect("second listed");
     assert!(second_at < first_at, "newest first");
 
     let (_, errors) = get(server, "/v1/workloads?status=error&backend=wasm").await;
-    assert!(errors.as_array().unwrap().iter().all(|r| r["status"] == "error"));
-    assert!(errors.as_array().unwrap().iter().any(|r| r["id"] == second["id"]));
+    assert!(
+        errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "error")
+    );
+    assert!(
+        errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == second["id"])
+    );
 
-    let (status, record) = get(server, &format!("/v1/workloads/{}", first["id"].as_str().unwrap())).await;
+    let (status, record) = get(
+        server,
+        &format!("/v1/workloads/{}", first["id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(record["code"], "export default () => 1");
     assert_eq!(record["output"], 1);
@@ -176,17 +265,36 @@ async fn openapi_describes_every_route() {
     let (status, spec) = get(shared(), "/openapi.json").await;
     assert_eq!(status, 200);
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
-    for path in ["/v1/workloads", "/v1/workloads/{id}", "/v1/backends", "/v1/route", "/healthz", "/metrics"] {
-        assert!(spec["paths"].get(path).is_some(), "{path} missing from the spec");
+    for path in [
+        "/v1/workloads",
+        "/v1/workloads/{id}",
+        "/v1/backends",
+        "/v1/route",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from the spec"
+        );
     }
 }
 
 #[tokio::test]
 async fn metrics_pass_promtool_and_count_workloads() {
     let server = shared();
-    let (status, _) = submit(server, json!({"code": "export default () => 1", "isolation": "wasm"})).await;
+    let (status, _) = submit(
+        server,
+        json!({"code": "export default () => 1", "isolation": "wasm"}),
+    )
+    .await;
     assert_eq!(status, 200);
-    let text = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for name in [
         "vulcan_workloads_total{backend=\"wasm\",status=\"succeeded\"}",
         "vulcan_workload_duration_seconds_bucket",
@@ -204,8 +312,15 @@ async fn metrics_pass_promtool_and_count_workloads() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("promtool must be installed (Debian package `prometheus`; `make setup` installs it)");
-    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        .expect(
+            "promtool must be installed (Debian package `prometheus`; `make setup` installs it)",
+        );
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let result = promtool.wait_with_output().unwrap();
     assert!(
         result.status.success(),
@@ -227,12 +342,20 @@ async fn history_survives_a_restart() {
     shared(); // compile and cache the guest once before a second server starts
     let dir = tempfile::tempdir().unwrap();
     let server = TestServer::start(serve_args(dir.path(), &[]));
-    let (status, answer) = submit(&server, json!({"code": "export default (x) => x", "input": "kept", "isolation": "wasm"})).await;
+    let (status, answer) = submit(
+        &server,
+        json!({"code": "export default (x) => x", "input": "kept", "isolation": "wasm"}),
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
     server.stop();
 
     let restarted = TestServer::start(serve_args(dir.path(), &[]));
-    let (status, record) = get(&restarted, &format!("/v1/workloads/{}", answer["id"].as_str().unwrap())).await;
+    let (status, record) = get(
+        &restarted,
+        &format!("/v1/workloads/{}", answer["id"].as_str().unwrap()),
+    )
+    .await;
     assert_eq!(status, 200, "{record}");
     assert_eq!(record["output"], "kept");
     assert_eq!(record["status"], "succeeded");
@@ -259,8 +382,16 @@ async fn overload_is_429_with_retry_after() {
     };
     // Wait for the signal that the busy workload holds the only place.
     loop {
-        let text = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
-        if text.lines().any(|line| line == "vulcan_workloads_in_flight 1") {
+        let text = reqwest::get(server.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if text
+            .lines()
+            .any(|line| line == "vulcan_workloads_in_flight 1")
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -20,9 +20,18 @@ async fn wasm_trivial_workload_returns_output_and_metadata() {
     assert_eq!(answer["route_reason"], "requested");
     let metadata = &answer["metadata"];
     assert_eq!(metadata["tier"], "wasm");
-    assert!(metadata["fuel_consumed"].as_u64().unwrap() > 0, "{metadata}");
-    assert!(metadata["memory_peak_bytes"].as_u64().unwrap() > 0, "{metadata}");
-    assert!(metadata["instantiate_ms"].as_f64().unwrap() >= 0.0, "{metadata}");
+    assert!(
+        metadata["fuel_consumed"].as_u64().unwrap() > 0,
+        "{metadata}"
+    );
+    assert!(
+        metadata["memory_peak_bytes"].as_u64().unwrap() > 0,
+        "{metadata}"
+    );
+    assert!(
+        metadata["instantiate_ms"].as_f64().unwrap() >= 0.0,
+        "{metadata}"
+    );
     assert!(answer["id"].as_str().is_some_and(|id| !id.is_empty()));
 }
 
@@ -43,13 +52,17 @@ async fn wasm_infinite_loop_is_stopped_at_the_deadline() {
     let answer = run_wasm(shared(), code, json!({"timeout_ms": 200})).await;
     assert_eq!(answer["status"], "timeout", "{answer}");
     let duration = answer["duration_ms"].as_f64().unwrap();
-    assert!((200.0..10_000.0).contains(&duration), "stopped after {duration} ms");
+    assert!(
+        (200.0..10_000.0).contains(&duration),
+        "stopped after {duration} ms"
+    );
     assert_tier_still_healthy(shared()).await;
 }
 
 #[tokio::test]
 async fn wasm_array_bomb_hits_the_memory_limit() {
-    let code = "export default () => { const a = []; while (true) a.push(new Array(100000).fill(1)); }";
+    let code =
+        "export default () => { const a = []; while (true) a.push(new Array(100000).fill(1)); }";
     let answer = run_wasm(shared(), code, json!({"memory_mb": 32})).await;
     assert_eq!(answer["status"], "memory_limit", "{answer}");
     assert!(answer["metadata"]["memory_peak_bytes"].as_u64().unwrap() <= 32 << 20);
@@ -76,8 +89,7 @@ async fn wasm_rope_doubling_ends_at_the_string_length_limit() {
 
 #[tokio::test]
 async fn wasm_arraybuffer_bomb_hits_the_memory_limit() {
-    let code =
-        "export default () => { const keep = []; while (true) keep.push(new ArrayBuffer(1 << 20)); }";
+    let code = "export default () => { const keep = []; while (true) keep.push(new ArrayBuffer(1 << 20)); }";
     let answer = run_wasm(shared(), code, json!({"memory_mb": 32})).await;
     assert_eq!(answer["status"], "memory_limit", "{answer}");
     assert_tier_still_healthy(shared()).await;
@@ -89,7 +101,10 @@ async fn wasm_stack_overflow_is_an_error() {
     let answer = run_wasm(shared(), code, json!({})).await;
     assert_eq!(answer["status"], "error", "{answer}");
     assert_eq!(answer["error"]["name"], "RangeError", "{answer}");
-    assert_eq!(answer["error"]["message"], "Maximum call stack size exceeded");
+    assert_eq!(
+        answer["error"]["message"],
+        "Maximum call stack size exceeded"
+    );
     assert_tier_still_healthy(shared()).await;
 }
 
@@ -137,7 +152,12 @@ async fn wasm_never_settling_promise_is_a_contract_error() {
     let answer = run_wasm(shared(), code, json!({})).await;
     assert_eq!(answer["status"], "error", "{answer}");
     assert_eq!(answer["error"]["name"], "ContractError");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("never settled"));
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("never settled")
+    );
 }
 
 #[tokio::test]
@@ -187,7 +207,12 @@ async fn wasm_console_levels_are_captured() {
 #[tokio::test]
 async fn wasm_typescript_runs_and_errors_point_at_the_typescript_source() {
     let code = "interface In { n: number }\nexport default (input: In): number => input.n * 2;";
-    let answer = run_wasm(shared(), code, json!({"language": "typescript", "input": {"n": 4}})).await;
+    let answer = run_wasm(
+        shared(),
+        code,
+        json!({"language": "typescript", "input": {"n": 4}}),
+    )
+    .await;
     assert_eq!(answer["status"], "succeeded", "{answer}");
     assert_eq!(answer["output"], 8);
 
@@ -208,13 +233,19 @@ async fn wasm_math_random_is_reseeded_for_every_workload() {
     let first = run_wasm(shared(), code, json!({})).await;
     let second = run_wasm(shared(), code, json!({})).await;
     assert_eq!(first["status"], "succeeded", "{first}");
-    assert_ne!(first["output"], second["output"], "the snapshot froze the seed");
+    assert_ne!(
+        first["output"], second["output"],
+        "the snapshot froze the seed"
+    );
 }
 
 #[tokio::test]
 async fn wasm_globals_and_prototypes_do_not_leak_between_workloads() {
     let writer = "export default () => { globalThis.leak = 'secret'; Object.prototype.polluted = 1; return 1; };";
-    assert_eq!(run_wasm(shared(), writer, json!({})).await["status"], "succeeded");
+    assert_eq!(
+        run_wasm(shared(), writer, json!({})).await["status"],
+        "succeeded"
+    );
     let reader = "export default () => [typeof globalThis.leak, ({}).polluted === undefined];";
     let answer = run_wasm(shared(), reader, json!({})).await;
     assert_eq!(answer["output"], json!(["undefined", true]), "{answer}");

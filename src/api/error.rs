@@ -57,7 +57,11 @@ impl From<Error> for AppError {
             Error::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "history_unavailable"),
             Error::Engine(_) | Error::Io(_) => {
                 tracing::error!(error = %err, "internal error");
-                return AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+                return AppError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                );
             }
         };
         AppError::new(status, code, err.to_string())
@@ -83,7 +87,11 @@ impl From<JsonRejection> for AppError {
 
 impl From<QueryRejection> for AppError {
     fn from(rejection: QueryRejection) -> Self {
-        AppError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text())
+        AppError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
     }
 }
 

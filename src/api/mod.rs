@@ -40,7 +40,10 @@ struct ApiDoc;
 /// The whole HTTP API.
 pub fn router(state: AppState) -> Router {
     let (router, spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(workloads::workloads_create, workloads::workloads_list))
+        .routes(routes!(
+            workloads::workloads_create,
+            workloads::workloads_list
+        ))
         .routes(routes!(workloads::workloads_get))
         .routes(routes!(backends::backends_list))
         .routes(routes!(backends::route_preview))
@@ -54,7 +57,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes()))
         .with_state(state)
-        .route_layer(middleware::from_fn_with_state(metrics, crate::metrics::track_http))
+        .route_layer(middleware::from_fn_with_state(
+            metrics,
+            crate::metrics::track_http,
+        ))
 }
 
 async fn not_found(method: Method, uri: Uri) -> AppError {

@@ -37,14 +37,25 @@ impl Backend for FakeBackend {
         Capabilities {
             languages: vec![Language::Javascript],
             meters_fuel: true,
-            timeout_ms: LimitRange { min: 1, default: 100, max: 1000 },
-            memory_mb: LimitRange { min: 8, default: 64, max: 128 },
+            timeout_ms: LimitRange {
+                min: 1,
+                default: 100,
+                max: 1000,
+            },
+            memory_mb: LimitRange {
+                min: 8,
+                default: 64,
+                max: 128,
+            },
             fuel_max: Some(1000),
         }
     }
 
     fn health(&self) -> Health {
-        Health { healthy: true, detail: "fake".into() }
+        Health {
+            healthy: true,
+            detail: "fake".into(),
+        }
     }
 
     async fn execute(&self, workload: Workload) -> Result<Outcome> {
@@ -66,7 +77,9 @@ impl Backend for FakeBackend {
 }
 
 fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usize) -> AppState {
-    let limits = Cli::parse_from(["vulcan", "--max-code-bytes", "100"]).serve.limits;
+    let limits = Cli::parse_from(["vulcan", "--max-code-bytes", "100"])
+        .serve
+        .limits;
     AppState {
         backends: vec![Arc::new(FakeBackend { gate }) as Arc<dyn Backend>].into(),
         store: Arc::new(Store::open(dir, 100).unwrap()),
@@ -77,7 +90,12 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
     }
 }
 
-async fn call(state: &AppState, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let request = Request::builder().method(method).uri(uri);
     let request = match body {
         Some(body) => request
@@ -89,14 +107,23 @@ async fn call(state: &AppState, method: &str, uri: &str, body: Option<Value>) ->
     let response = router(state.clone()).oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
 async fn create_is_200_with_the_record() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
-    let (status, body) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x", "input": [1]}))).await;
+    let (status, body) = call(
+        &state,
+        "POST",
+        "/v1/workloads",
+        Some(json!({"code": "x", "input": [1]})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["output"], json!([1]));
     assert_eq!(body["limits"]["timeout_ms"], 100);
@@ -107,18 +134,36 @@ async fn create_is_200_with_the_record() {
 async fn out_of_range_limit_is_400() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
-    let (status, body) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x", "memory_mb": 4}))).await;
+    let (status, body) = call(
+        &state,
+        "POST",
+        "/v1/workloads",
+        Some(json!({"code": "x", "memory_mb": 4})),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"]["message"], "memory_mb must be between 8 and 128, got 4");
+    assert_eq!(
+        body["error"]["message"],
+        "memory_mb must be between 8 and 128, got 4"
+    );
 }
 
 #[tokio::test]
 async fn code_over_its_cap_is_413() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
-    let (status, body) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x".repeat(101)}))).await;
+    let (status, body) = call(
+        &state,
+        "POST",
+        "/v1/workloads",
+        Some(json!({"code": "x".repeat(101)})),
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(body["error"]["message"], "code is 101 bytes, over the limit of 100");
+    assert_eq!(
+        body["error"]["message"],
+        "code is 101 bytes, over the limit of 100"
+    );
 }
 
 #[tokio::test]
@@ -128,7 +173,10 @@ async fn unknown_tier_language_is_503() {
     let request = json!({"code": "x", "language": "typescript", "isolation": "wasm"});
     let (status, body) = call(&state, "POST", "/v1/workloads", Some(request)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(body["error"]["message"], "the wasm tier does not accept typescript");
+    assert_eq!(
+        body["error"]["message"],
+        "the wasm tier does not accept typescript"
+    );
 }
 
 #[tokio::test]

@@ -11,12 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{AppError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::state::AppState;
+use crate::admission::Ticket;
 use crate::backend::{
     BackendKind, Capabilities, Language, LimitRange, Limits, Outcome, Status, Workload,
     WorkloadError,
 };
 use crate::error::Error;
-use crate::admission::Ticket;
 use crate::router::{self, Isolation, Route, RouteError, RouteRequest};
 use crate::store::{ListQuery, WorkloadRecord, WorkloadSummary};
 
@@ -75,8 +75,8 @@ pub async fn workloads_create(
         language: request.language,
         fuel_requested: request.fuel.is_some(),
     };
-    let route = router::route(&route_request, &state.tier_states(), state.policy)
-        .map_err(route_error)?;
+    let route =
+        router::route(&route_request, &state.tier_states(), state.policy).map_err(route_error)?;
     let capabilities = state
         .backend(route.backend)
         .expect("the router only picks configured tiers")
@@ -119,7 +119,11 @@ struct Accepted {
 }
 
 async fn run_and_record(state: AppState, accepted: Accepted, _ticket: Ticket) -> WorkloadRecord {
-    let Accepted { workload, isolation, route } = accepted;
+    let Accepted {
+        workload,
+        isolation,
+        route,
+    } = accepted;
     let backend = state
         .backend(route.backend)
         .expect("the router only picks configured tiers");
@@ -136,7 +140,11 @@ async fn run_and_record(state: AppState, accepted: Accepted, _ticket: Ticket) ->
     let outcome = backend.execute(workload).await.unwrap_or_else(|err| {
         tracing::error!(error = %err, backend = route.backend.as_str(), "backend failed");
         let message = format!("the {} tier failed: {err}", route.backend.as_str());
-        Outcome::failed(Status::BackendCrashed, WorkloadError::new("BackendCrashed", message), 0.0)
+        Outcome::failed(
+            Status::BackendCrashed,
+            WorkloadError::new("BackendCrashed", message),
+            0.0,
+        )
     });
     state.metrics.in_flight.dec();
     state.metrics.observe_outcome(route.backend, &outcome);
@@ -233,7 +241,9 @@ pub async fn workloads_list(
 
 fn check_size(what: &str, bytes: usize, max: u64) -> Result<(), Error> {
     match bytes as u64 > max {
-        true => Err(Error::TooLarge(format!("{what} is {bytes} bytes, over the limit of {max}"))),
+        true => Err(Error::TooLarge(format!(
+            "{what} is {bytes} bytes, over the limit of {max}"
+        ))),
         false => Ok(()),
     }
 }
@@ -256,7 +266,9 @@ fn fuel_within(requested: Option<u64>, capabilities: &Capabilities) -> Result<Op
         (Some(fuel), Some(max)) => Err(Error::InvalidRequest(format!(
             "fuel must be between 1 and {max}, got {fuel}"
         ))),
-        (Some(_), None) => Err(Error::InvalidRequest("this tier does not meter fuel".into())),
+        (Some(_), None) => Err(Error::InvalidRequest(
+            "this tier does not meter fuel".into(),
+        )),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Shared helpers for integration tests: a real Vulcan server (real wasmtime, real SQLite,
 //! a real socket on port 0) and a small HTTP client.
 
-#![allow(dead_code, reason = "each test binary uses a different subset of the helpers")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of the helpers"
+)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -46,9 +49,15 @@ impl TestServer {
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Runtime::new().expect("test runtime");
             runtime.block_on(async move {
-                let state = vulcan::server::build_state(&args).await.expect("server state");
-                let listener = tokio::net::TcpListener::bind(args.listen).await.expect("bind");
-                ready_tx.send(listener.local_addr().expect("addr")).expect("ready");
+                let state = vulcan::server::build_state(&args)
+                    .await
+                    .expect("server state");
+                let listener = tokio::net::TcpListener::bind(args.listen)
+                    .await
+                    .expect("bind");
+                ready_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("ready");
                 vulcan::server::serve(listener, state, async {
                     let _ = stop_rx.await;
                 })

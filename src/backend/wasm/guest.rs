@@ -49,7 +49,9 @@ pub struct GuestResult {
 /// log text can take up to six bytes per input byte).
 pub fn stdout_capacity(limits: &Limits) -> usize {
     let bound = limits.max_output_bytes + 6 * limits.max_log_bytes + 64 * limits.max_log_lines;
-    usize::try_from(bound).unwrap_or(usize::MAX).saturating_add(4096)
+    usize::try_from(bound)
+        .unwrap_or(usize::MAX)
+        .saturating_add(4096)
 }
 
 /// Parses and checks the guest's stdout.
@@ -78,7 +80,11 @@ pub fn parse_response(stdout: &[u8], limits: &Limits) -> Result<GuestResult, Str
         }
         "error" => {
             result.status = Status::Error;
-            result.error = Some(response.error.ok_or("guest reported an error without one")?);
+            result.error = Some(
+                response
+                    .error
+                    .ok_or("guest reported an error without one")?,
+            );
         }
         "output_limit" => {
             result.status = Status::OutputLimit;

@@ -32,7 +32,10 @@ impl Pool {
     }
 
     /// Runs `job` on a pool thread and waits for its result.
-    pub async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    pub async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
         let (reply, result) = oneshot::channel();
         let job: Job = Box::new(move || {
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(job));

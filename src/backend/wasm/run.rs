@@ -139,15 +139,18 @@ fn classify(ending: Ending, limits: &Limits) -> GuestResult {
         logs_truncated: false,
     };
     if let Err(err) = &ending.call {
-        let clean_exit = err.downcast_ref::<I32Exit>().is_some_and(|exit| exit.0 == 0);
+        let clean_exit = err
+            .downcast_ref::<I32Exit>()
+            .is_some_and(|exit| exit.0 == 0);
         if !clean_exit {
             let trap = err.downcast_ref::<Trap>();
             return match trap {
                 Some(Trap::OutOfFuel) => failed(Status::FuelExhausted, fuel_error(limits)),
                 Some(Trap::Interrupt) => failed(Status::Timeout, timeout_error(limits)),
-                _ if ending.memory_refused => {
-                    failed(Status::MemoryLimit, memory_error(limits, "allocation refused"))
-                }
+                _ if ending.memory_refused => failed(
+                    Status::MemoryLimit,
+                    memory_error(limits, "allocation refused"),
+                ),
                 _ if stdout_full => failed(
                     Status::OutputLimit,
                     guest::output_limit_error(stdout.len() as u64, limits),
@@ -186,7 +189,10 @@ fn classify(ending: Ending, limits: &Limits) -> GuestResult {
 
 fn fuel_error(limits: &Limits) -> WorkloadError {
     let budget = limits.fuel.unwrap_or(u64::MAX);
-    WorkloadError::new("FuelExhausted", format!("fuel budget of {budget} exhausted"))
+    WorkloadError::new(
+        "FuelExhausted",
+        format!("fuel budget of {budget} exhausted"),
+    )
 }
 
 fn timeout_error(limits: &Limits) -> WorkloadError {
@@ -199,7 +205,10 @@ fn timeout_error(limits: &Limits) -> WorkloadError {
 fn memory_error(limits: &Limits, detail: &str) -> WorkloadError {
     WorkloadError::new(
         "MemoryLimit",
-        format!("memory limit of {} MiB reached ({detail})", limits.memory_mb),
+        format!(
+            "memory limit of {} MiB reached ({detail})",
+            limits.memory_mb
+        ),
     )
 }
 

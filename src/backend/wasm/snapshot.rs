@@ -34,7 +34,9 @@ pub fn load(engine: &Engine, metering: bool, cache_dir: &Path) -> Result<Module>
         // directory created private to this user.
         match unsafe { Module::deserialize_file(engine, &path) } {
             Ok(module) => return Ok(module),
-            Err(err) => tracing::warn!(path = %path.display(), error = %err, "discarding unreadable module cache"),
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "discarding unreadable module cache")
+            }
         }
     }
     let started = std::time::Instant::now();
@@ -48,7 +50,9 @@ pub fn load(engine: &Engine, metering: bool, cache_dir: &Path) -> Result<Module>
 
 fn cache_path(engine: &Engine, cache_dir: &Path) -> PathBuf {
     let mut engine_hash = DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
     let mut key = Sha256::new();
     key.update(GUEST_WASM);
     key.update(engine_hash.finish().to_le_bytes());
@@ -124,7 +128,10 @@ impl InstanceState for SyncInstance<'_> {
             wasmtime::Val::F32(x) => SnapshotVal::F32(x),
             wasmtime::Val::F64(x) => SnapshotVal::F64(x),
             wasmtime::Val::V128(x) => SnapshotVal::V128(x.as_u128()),
-            other => panic!("wizer cannot snapshot a global of type {:?}", other.ty(&*self.store)),
+            other => panic!(
+                "wizer cannot snapshot a global of type {:?}",
+                other.ty(&*self.store)
+            ),
         }
     }
 
