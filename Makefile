@@ -8,7 +8,7 @@ run: setup
 	cargo run --release -- serve
 
 test: setup
-	cargo test --all-targets
+	cargo test
 
 lint: setup
 	cargo fmt --check
