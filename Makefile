@@ -9,11 +9,13 @@ run: setup
 
 test: setup
 	cargo test
+	cd isolate-host && npm test
 
 lint: setup
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cd engine-wasm && cargo fmt --check && cargo clippy --release -- -D warnings
+	cd isolate-host && npm run lint
 
 bench: setup
 	cargo bench --bench wasm

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing Vulcan needs on a fresh Debian 12 machine, and nothing
-# that is already there: Debian packages, the wasm32-wasip1 Rust target.
+# that is already there: Debian packages, the wasm32-wasip1 Rust target, the pinned Deno.
 set -euo pipefail
 
 apt_packages=(clang lld llvm wasi-libc prometheus)
@@ -20,4 +20,11 @@ fi
 if ! rustup target list --installed | grep -qx wasm32-wasip1; then
   echo "setup: adding the wasm32-wasip1 Rust target"
   rustup target add wasm32-wasip1
+fi
+
+# The isolate host's Deno, pinned by isolate-host/package-lock.json.
+host=isolate-host
+if [[ ! -x $host/node_modules/@deno/linux-x64-glibc/deno || $host/package-lock.json -nt $host/node_modules/.package-lock.json ]]; then
+  echo "setup: installing the pinned Deno (npm ci in $host/)"
+  (cd "$host" && npm ci --no-audit --no-fund --loglevel=error)
 fi

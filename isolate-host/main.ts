@@ -1,0 +1,61 @@
+/**
+ * The isolate host: serves `POST /execute` and `GET /health` on a Unix socket and runs each
+ * workload in a fresh `node:worker_threads` worker. Started and supervised by the agent; the
+ * command line is in README.md.
+ *
+ * Start-up order is the security argument: read the worker's modules, bind the socket, revoke
+ * every permission, and only then create the first worker and print the readiness line
+ * `{"ready":true,"pid":N}` on stdout. Diagnostics go to stderr.
+ *
+ * # Layout
+ * - `src/args.ts`           command-line flags
+ * - `src/worker_source.ts`  the worker's modules as one `data:` URL graph, read before revoking
+ * - `src/permissions.ts`    revoking every permission
+ * - `src/server.ts`         HTTP routes and error answers
+ * - `src/request.ts`        validation of `POST /execute`
+ * - `src/host.ts`           admission, counters, the poisoned flag
+ * - `src/warm_pool.ts`      one warm, never-used worker
+ * - `src/workload.ts`       one workload on one worker: every ending → one response
+ * - `src/deadline.ts`       at the deadline: does the worker stop when asked? (else poisoned)
+ * - `src/worker_message.ts` checks every message a worker sends
+ * - `src/protocol.ts`       request, response and message shapes
+ * - `worker/`               what runs inside each workload worker (entry `worker/main.ts`)
+ */
+import { type Args, parseArgs } from "./src/args.ts";
+import { Host } from "./src/host.ts";
+import { revokeAll } from "./src/permissions.ts";
+import { handler } from "./src/server.ts";
+import { WarmPool } from "./src/warm_pool.ts";
+import { workerEntryUrl } from "./src/worker_source.ts";
+
+let args: Args;
+try {
+  args = parseArgs(Deno.args);
+} catch (error) {
+  console.error(`isolate-host: ${(error as Error).message}`);
+  Deno.exit(2);
+}
+
+const pool = new WarmPool(workerEntryUrl(), args.heapMb);
+const host = new Host(pool, args.maxConcurrent);
+const server = Deno.serve({
+  path: args.socket,
+  onListen() {},
+  onError(error) {
+    console.error("isolate-host: internal error:", error);
+    return new Response(
+      JSON.stringify({ error: { code: "internal", message: "internal error" } }),
+      { status: 500, headers: { "content-type": "application/json" } },
+    );
+  },
+}, handler(host, args.heapMb));
+revokeAll();
+pool.fill();
+
+// SIGTERM: finish the workloads in flight, then exit (a busy worker would keep the process up).
+Deno.addSignalListener("SIGTERM", async () => {
+  await server.shutdown();
+  Deno.exit(0);
+});
+
+console.log(JSON.stringify({ ready: true, pid: Deno.pid }));
