@@ -39,6 +39,13 @@ fn main() -> anyhow::Result<()> {
         )
         .await?;
 
+        let mut inside = Vec::new();
+        for _ in 0..LATENCY_RUNS {
+            inside.push(metered.execute(trivial.clone()).await?.duration_ms);
+        }
+        inside.sort_by(f64::total_cmp);
+        let inside_p50 = inside[inside.len() / 2];
+
         let unmetered = Arc::new(start_backend(&cache, false)?);
         let fib = workload(FIB, "null");
         let with = latency_row("wasm backend, fib(25), fuel + epoch on", FIB_RUNS, || {
@@ -92,6 +99,7 @@ fn main() -> anyhow::Result<()> {
             done as f64 / THROUGHPUT_WINDOW.as_secs_f64(),
             THROUGHPUT_WINDOW.as_secs()
         );
+        println!("Time inside the wasm tier (instantiate + run), trivial: p50 {inside_p50:.3} ms");
         println!(
             "Fuel + epoch overhead on fib(25): {:+.1}% (p50 {:.1} ms vs {:.1} ms)",
             (with - without) / without * 100.0,

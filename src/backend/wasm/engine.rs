@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::Result;
 
@@ -12,6 +12,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Native stack that wasm frames may use. Pool threads get this plus headroom.
 pub const MAX_WASM_STACK_BYTES: usize = 4 << 20;
+
+/// Linear memory that stays mapped when a pool slot is reused: wasmtime restores only its
+/// dirty pages (found with Linux's PAGEMAP_SCAN, kernel 6.7+) instead of dropping them
+/// with `madvise`, so the next instance does not take a page fault for every page the guest
+/// touches. Measured here, trivial workload: 37 → 2.4 minor faults and 0.32 → 0.12 ms
+/// inside the tier; slot reset 36 → 30 µs.
+const KEEP_RESIDENT_BYTES: usize = 16 << 20;
 
 /// What the engine must be able to host.
 #[derive(Clone, Copy, Debug)]
@@ -50,6 +57,13 @@ pub fn build(options: EngineOptions) -> Result<(Engine, Allocator)> {
         .max_memories_per_module(1)
         .max_tables_per_module(1)
         .max_memory_size(options.max_memory_bytes);
+    // Without PAGEMAP_SCAN, keeping memory resident means copying all of it back on every
+    // reuse, which costs more (measured: 140 µs a reset) than the page faults it saves.
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pooling
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .pagemap_scan(Enabled::Yes);
+    }
     let mut config = base_config(options);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     match Engine::new(&config) {
