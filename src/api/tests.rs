@@ -212,3 +212,26 @@ async fn unknown_id_is_404_and_method_mismatch_is_405() {
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(body["error"]["code"], "method_not_allowed");
 }
+
+#[tokio::test]
+async fn a_failed_history_write_still_answers_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    state.store.close();
+    let (status, body) = call(
+        &state,
+        "POST",
+        "/v1/workloads",
+        Some(json!({"code": "x", "input": 7})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["output"], 7);
+    assert_eq!(body["recorded"], false);
+    assert!(
+        state
+            .metrics
+            .render()
+            .contains("vulcan_history_write_errors_total 1")
+    );
+}
