@@ -26,7 +26,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP API and the web page (the default).
+    /// Serve the HTTP API (the default).
     Serve(ServeArgs),
     /// Run one workload file on a running server and print its output.
     Run(RunArgs),
