@@ -1,24 +1,23 @@
-//! History of workloads in SQLite (WAL mode). One writer thread batches inserts into
-//! transactions — each caller still waits for its own commit, so a record is durable before
-//! the response is sent — and prunes the oldest records beyond the retention bound.
+//! History of workloads in SQLite (WAL mode). Each insert commits on the caller's thread
+//! before it returns, so a record is written before the response is sent; a commit costs
+//! ~40 µs here, far less than handing it to a writer thread and waking the caller back
+//! (0.15–1 ms measured with paced requests). The oldest records beyond the retention bound
+//! are pruned every few hundred inserts.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::sync::oneshot;
 use utoipa::ToSchema;
 
 use crate::backend::{BackendKind, Language, Limits, LogLine, Metadata, Status, WorkloadError};
 use crate::error::{Error, Result};
 use crate::router::Isolation;
 
-/// Inserts committed in one transaction at most.
-const MAX_BATCH: usize = 512;
 /// Retention is enforced after this many inserts.
-const PRUNE_EVERY: u64 = 1_000;
+const PRUNE_EVERY: u64 = 500;
 
 /// One workload as run and recorded: what the API returns.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -78,15 +77,20 @@ pub struct ListQuery {
     pub backend: Option<BackendKind>,
 }
 
-type Ack = oneshot::Sender<Result<()>>;
-
 pub struct Store {
-    writer: Mutex<Option<mpsc::Sender<(WorkloadRecord, Ack)>>>,
+    /// `None` once closed.
+    writer: Mutex<Option<Writer>>,
     reader: Arc<Mutex<Connection>>,
 }
 
+struct Writer {
+    conn: Connection,
+    max_records: u64,
+    since_prune: u64,
+}
+
 impl Store {
-    /// Opens (or creates) `dir/vulcan.db` and starts the writer thread.
+    /// Opens (or creates) `dir/vulcan.db`.
     pub fn open(dir: &Path, max_records: u64) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|err| {
             Error::Store(format!("cannot create data dir {}: {err}", dir.display()))
@@ -110,29 +114,31 @@ impl Store {
         )?;
         let reader = Connection::open(&path)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
-        let (sender, receiver) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("vulcan-history".into())
-            .spawn(move || write_loop(writer, receiver, max_records))?;
         Ok(Store {
-            writer: Mutex::new(Some(sender)),
+            writer: Mutex::new(Some(Writer {
+                conn: writer,
+                max_records,
+                since_prune: 0,
+            })),
             reader: Arc::new(Mutex::new(reader)),
         })
     }
 
     /// Records a workload; returns once it is committed.
-    pub async fn insert(&self, record: WorkloadRecord) -> Result<()> {
-        let (ack, committed) = oneshot::channel();
-        let sent = match self.writer.lock().expect("store lock").as_ref() {
-            Some(writer) => writer.send((record, ack)).is_ok(),
-            None => false,
-        };
-        if !sent {
-            return Err(Error::Store("history writer has stopped".into()));
+    pub fn insert(&self, record: &WorkloadRecord) -> Result<()> {
+        let mut guard = self.writer.lock().expect("store lock");
+        let writer = guard
+            .as_mut()
+            .ok_or_else(|| Error::Store("history is closed".into()))?;
+        write(&writer.conn, record)?;
+        writer.since_prune += 1;
+        if writer.since_prune >= PRUNE_EVERY {
+            writer.since_prune = 0;
+            if let Err(err) = prune(&writer.conn, writer.max_records) {
+                tracing::error!(error = %err, "pruning history failed");
+            }
         }
-        committed
-            .await
-            .map_err(|_| Error::Store("history writer has stopped".into()))?
+        Ok(())
     }
 
     pub async fn get(&self, id: String) -> Result<Option<WorkloadRecord>> {
@@ -169,7 +175,7 @@ impl Store {
         .await
     }
 
-    /// Stops the writer after it has committed everything already sent.
+    /// Refuses further inserts (what is committed stays).
     pub fn close(&self) {
         self.writer.lock().expect("store lock").take();
     }
@@ -206,55 +212,21 @@ fn summarise(record: &WorkloadRecord) -> WorkloadSummary {
     }
 }
 
-fn write_loop(
-    mut conn: Connection,
-    receiver: mpsc::Receiver<(WorkloadRecord, Ack)>,
-    max_records: u64,
-) {
-    let mut since_prune = 0u64;
-    while let Ok(first) = receiver.recv() {
-        let mut batch = vec![first];
-        batch.extend(receiver.try_iter().take(MAX_BATCH - 1));
-        let result = write_batch(&mut conn, &batch);
-        since_prune += batch.len() as u64;
-        for (_, ack) in batch {
-            let _ = ack.send(
-                result
-                    .as_ref()
-                    .map(|_| ())
-                    .map_err(|err| Error::Store(err.to_string())),
-            );
-        }
-        if since_prune >= PRUNE_EVERY {
-            since_prune = 0;
-            if let Err(err) = prune(&conn, max_records) {
-                tracing::error!(error = %err, "pruning history failed");
-            }
-        }
-    }
-}
-
-fn write_batch(conn: &mut Connection, batch: &[(WorkloadRecord, Ack)]) -> Result<()> {
-    let tx = conn.transaction()?;
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for (record, _) in batch {
-            let summary = serde_json::to_string(&summarise(record)).expect("summary serialises");
-            let json = serde_json::to_string(record).expect("record serialises");
-            insert.execute(params![
-                record.id,
-                record.created_at_ms,
-                record.status.as_str(),
-                record.backend.as_str(),
-                summary,
-                json
-            ])?;
-        }
-    }
-    tx.commit()?;
+fn write(conn: &Connection, record: &WorkloadRecord) -> Result<()> {
+    let summary = serde_json::to_string(&summarise(record)).expect("summary serialises");
+    let json = serde_json::to_string(record).expect("record serialises");
+    conn.prepare_cached(
+        "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        record.id,
+        record.created_at_ms,
+        record.status.as_str(),
+        record.backend.as_str(),
+        summary,
+        json
+    ])?;
     Ok(())
 }
 
@@ -307,7 +279,7 @@ mod tests {
             ("b", Status::Timeout),
             ("c", Status::Succeeded),
         ] {
-            store.insert(record(id, status)).await.unwrap();
+            store.insert(&record(id, status)).unwrap();
         }
         let all = store
             .list(ListQuery {
@@ -345,13 +317,11 @@ mod tests {
     #[test]
     fn pruning_keeps_the_newest_records() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
         conn.execute_batch("CREATE TABLE workloads (id TEXT PRIMARY KEY, created_at_ms INTEGER, status TEXT, backend TEXT, summary TEXT, record TEXT)").unwrap();
-        let batch: Vec<_> = ["1", "2", "3", "4"]
-            .into_iter()
-            .map(|id| (record(id, Status::Succeeded), oneshot::channel().0))
-            .collect();
-        write_batch(&mut conn, &batch).unwrap();
+        for id in ["1", "2", "3", "4"] {
+            write(&conn, &record(id, Status::Succeeded)).unwrap();
+        }
         assert_eq!(prune(&conn, 2).unwrap(), 2);
         let left: Vec<String> = conn
             .prepare("SELECT id FROM workloads ORDER BY id")

@@ -168,7 +168,7 @@ async fn run_and_record(state: AppState, accepted: Accepted, _ticket: Ticket) ->
         input,
         recorded: true,
     };
-    if let Err(err) = state.store.insert(record.clone()).await {
+    if let Err(err) = state.store.insert(&record) {
         state.metrics.history_write_errors.inc();
         tracing::error!(error = %err, id = record.id, "history write failed; answering anyway");
         record.recorded = false;
