@@ -113,17 +113,15 @@ async fn call(
     )
 }
 
+async fn create(state: &AppState, body: Value) -> (StatusCode, Value) {
+    call(state, "POST", "/v1/workloads", Some(body)).await
+}
+
 #[tokio::test]
 async fn create_is_200_with_the_record() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
-    let (status, body) = call(
-        &state,
-        "POST",
-        "/v1/workloads",
-        Some(json!({"code": "x", "input": [1]})),
-    )
-    .await;
+    let (status, body) = create(&state, json!({"code": "x", "input": [1]})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["output"], json!([1]));
     assert_eq!(body["limits"]["timeout_ms"], 100);
@@ -134,13 +132,7 @@ async fn create_is_200_with_the_record() {
 async fn out_of_range_limit_is_400() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
-    let (status, body) = call(
-        &state,
-        "POST",
-        "/v1/workloads",
-        Some(json!({"code": "x", "memory_mb": 4})),
-    )
-    .await;
+    let (status, body) = create(&state, json!({"code": "x", "memory_mb": 4})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"]["message"],
@@ -152,13 +144,7 @@ async fn out_of_range_limit_is_400() {
 async fn code_over_its_cap_is_413() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
-    let (status, body) = call(
-        &state,
-        "POST",
-        "/v1/workloads",
-        Some(json!({"code": "x".repeat(101)})),
-    )
-    .await;
+    let (status, body) = create(&state, json!({"code": "x".repeat(101)})).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(
         body["error"]["message"],
@@ -171,7 +157,7 @@ async fn unknown_tier_language_is_503() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
     let request = json!({"code": "x", "language": "typescript", "isolation": "wasm"});
-    let (status, body) = call(&state, "POST", "/v1/workloads", Some(request)).await;
+    let (status, body) = create(&state, request).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         body["error"]["message"],
@@ -186,18 +172,18 @@ async fn full_admission_is_429_and_frees_up_after() {
     let state = state(dir.path(), Some(Arc::clone(&gate)), 1);
     let blocked = tokio::spawn({
         let state = state.clone();
-        async move { call(&state, "POST", "/v1/workloads", Some(json!({"code": "x"}))).await }
+        async move { create(&state, json!({"code": "x"})).await }
     });
     while state.admission.in_flight() == 0 {
         tokio::task::yield_now().await;
     }
-    let (status, body) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x"}))).await;
+    let (status, body) = create(&state, json!({"code": "x"})).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(body["error"]["code"], "overloaded");
     gate.add_permits(1);
     assert_eq!(blocked.await.unwrap().0, StatusCode::OK);
     gate.add_permits(1);
-    let (status, _) = call(&state, "POST", "/v1/workloads", Some(json!({"code": "x"}))).await;
+    let (status, _) = create(&state, json!({"code": "x"})).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -218,13 +204,7 @@ async fn a_failed_history_write_still_answers_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
     state.store.close();
-    let (status, body) = call(
-        &state,
-        "POST",
-        "/v1/workloads",
-        Some(json!({"code": "x", "input": 7})),
-    )
-    .await;
+    let (status, body) = create(&state, json!({"code": "x", "input": 7})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["output"], 7);
     assert_eq!(body["recorded"], false);
