@@ -9,6 +9,7 @@ run: setup
 
 test: setup
 	cargo test
+	cd engine-wasm && cargo test --release --target x86_64-unknown-linux-gnu
 	cd isolate-host && npm test
 
 lint: setup

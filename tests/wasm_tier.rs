@@ -60,6 +60,21 @@ async fn wasm_infinite_loop_is_stopped_at_the_deadline() {
 }
 
 #[tokio::test]
+async fn wasm_logs_written_before_a_timeout_are_kept() {
+    let code = "export default () => { console.log('started'); console.warn('spinning'); while (true) {} }";
+    let answer = run_wasm(shared(), code, json!({"timeout_ms": 100})).await;
+    assert_eq!(answer["status"], "timeout", "{answer}");
+    assert_eq!(
+        answer["logs"],
+        json!([
+            {"level": "log", "message": "started"},
+            {"level": "warn", "message": "spinning"},
+        ])
+    );
+    assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
 async fn wasm_array_bomb_hits_the_memory_limit() {
     let code =
         "export default () => { const a = []; while (true) a.push(new Array(100000).fill(1)); }";

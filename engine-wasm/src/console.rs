@@ -5,8 +5,12 @@
 //! sink: it and everything after it are dropped, not buffered, and `truncated` is set.
 //! The `console` object itself is JavaScript (prelude.js); it formats each call into one
 //! message and hands it to [`emit_function`].
+//!
+//! Every kept entry is also written at once to stderr as one JSON line, so the host still
+//! has the logs when the workload never finishes (timeout, fuel, memory).
 
 use std::cell::RefCell;
+use std::io::Write;
 use std::rc::Rc;
 
 use rquickjs::{Ctx, Function};
@@ -39,7 +43,9 @@ impl Logs {
             return false;
         }
         self.bytes += message.len();
-        self.entries.push(LogEntry { level, message });
+        let entry = LogEntry { level, message };
+        stream(&entry);
+        self.entries.push(entry);
         true
     }
 
@@ -47,6 +53,13 @@ impl Logs {
     pub fn take(&mut self) -> (Vec<LogEntry>, bool) {
         (std::mem::take(&mut self.entries), self.truncated)
     }
+}
+
+/// Writes one entry as a JSON line to stderr. A full pipe only loses the streamed copy.
+fn stream(entry: &LogEntry) {
+    let mut line = serde_json::to_vec(entry).expect("a log entry serialises");
+    line.push(b'\n');
+    let _ = std::io::stderr().write_all(&line);
 }
 
 /// The prelude's `emit(level, message)`: pushes into `logs`, returns whether it is still open.

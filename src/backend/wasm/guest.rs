@@ -45,10 +45,32 @@ pub struct GuestResult {
     pub logs_truncated: bool,
 }
 
-/// Bytes the stdout pipe must hold for any response within `limits` (JSON escaping of
-/// log text can take up to six bytes per input byte).
+/// The log lines the guest streamed to stderr before it stopped (one JSON object a line),
+/// capped like any logs; other lines (a Rust panic message) are returned as text.
+pub fn streamed_logs(stderr: &[u8], limits: &Limits) -> (Vec<LogLine>, bool, String) {
+    let text = String::from_utf8_lossy(stderr);
+    let mut logs = Vec::new();
+    let mut other = String::new();
+    for line in text.lines() {
+        match serde_json::from_str::<LogLine>(line) {
+            Ok(log) => logs.push(log),
+            Err(_) => other.push_str(line),
+        }
+    }
+    let (logs, cut) = cap_logs(logs, limits);
+    (logs, cut, other)
+}
+
+/// Bytes the stdout pipe must hold for any response within `limits`.
 pub fn stdout_capacity(limits: &Limits) -> usize {
-    let bound = limits.max_output_bytes + 6 * limits.max_log_bytes + 64 * limits.max_log_lines;
+    let output = usize::try_from(limits.max_output_bytes).unwrap_or(usize::MAX);
+    output.saturating_add(stderr_capacity(limits))
+}
+
+/// Bytes the stderr pipe must hold: every log line within `limits` (JSON escaping can take
+/// six bytes per byte of text), plus room for a panic message.
+pub fn stderr_capacity(limits: &Limits) -> usize {
+    let bound = 6 * limits.max_log_bytes + 64 * limits.max_log_lines;
     usize::try_from(bound)
         .unwrap_or(usize::MAX)
         .saturating_add(4096)
@@ -182,6 +204,16 @@ mod tests {
         let (kept, cut) = cap_logs(vec![line("abcdefghi")], &limits());
         assert!(kept.is_empty());
         assert!(cut);
+    }
+
+    #[test]
+    fn streamed_logs_are_parsed_capped_and_kept_apart_from_other_text() {
+        let stderr = b"{\"level\":\"log\",\"message\":\"ab\"}\npanicked at x\n{\"level\":\"warn\",\"message\":\"c\"}\n{\"level\":\"log\",\"message\":\"d\"}\n";
+        let (logs, cut, other) = streamed_logs(stderr, &limits());
+        assert_eq!(logs.len(), 2);
+        assert_eq!(logs[1].level, LogLevel::Warn);
+        assert!(cut);
+        assert_eq!(other, "panicked at x");
     }
 
     #[test]

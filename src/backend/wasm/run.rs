@@ -14,9 +14,6 @@ use super::limiter::MemoryLimiter;
 use crate::backend::{Limits, Metadata, Outcome, Status, WasmMetadata, Workload, WorkloadError};
 use crate::error::Result;
 
-/// Bytes kept of what the guest writes to stderr (only Rust panics go there).
-const STDERR_CAPACITY: usize = 4096;
-
 struct StoreState {
     wasi: WasiP1Ctx,
     limiter: MemoryLimiter,
@@ -64,7 +61,7 @@ impl Runner {
         .expect("a request of strings and numbers serialises");
         let stdout_capacity = guest::stdout_capacity(limits);
         let stdout = MemoryOutputPipe::new(stdout_capacity);
-        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+        let stderr = MemoryOutputPipe::new(guest::stderr_capacity(limits));
         let wasi = WasiCtxBuilder::new()
             .stdin(MemoryInputPipe::new(request))
             .stdout(stdout.clone())
@@ -131,12 +128,14 @@ impl Runner {
 fn classify(ending: Ending, limits: &Limits) -> GuestResult {
     let stdout = ending.stdout.contents();
     let stdout_full = stdout.len() >= ending.stdout_capacity;
+    // The guest streams its logs to stderr, so a run that never finished still has them.
+    let (streamed, streamed_cut, other) = guest::streamed_logs(&ending.stderr.contents(), limits);
     let failed = |status, error| GuestResult {
         status,
         output: None,
         error: Some(error),
-        logs: Vec::new(),
-        logs_truncated: false,
+        logs: streamed.clone(),
+        logs_truncated: streamed_cut,
     };
     if let Err(err) = &ending.call {
         let clean_exit = err
@@ -162,7 +161,7 @@ fn classify(ending: Ending, limits: &Limits) -> GuestResult {
                 ),
                 _ => failed(
                     Status::BackendCrashed,
-                    WorkloadError::new("BackendCrashed", crash_message(err, &ending.stderr)),
+                    WorkloadError::new("BackendCrashed", crash_message(err, &other)),
                 ),
             };
         }
@@ -212,10 +211,8 @@ fn memory_error(limits: &Limits, detail: &str) -> WorkloadError {
     )
 }
 
-fn crash_message(err: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
-    let stderr = stderr.contents();
-    let stderr = String::from_utf8_lossy(&stderr);
-    match stderr.trim() {
+fn crash_message(err: &wasmtime::Error, guest_said: &str) -> String {
+    match guest_said.trim() {
         "" => format!("guest trapped: {err}"),
         said => format!("guest trapped: {err}; guest said: {said}"),
     }
