@@ -6,6 +6,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -54,18 +55,23 @@ impl Metrics {
         let registry = Registry::new();
         let histogram = |name: &str, help: &str, labels: &[&str]| {
             let opts = HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec());
-            let metric = HistogramVec::new(opts, labels).expect("valid histogram");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("unique metric");
-            metric
+            register(
+                &registry,
+                HistogramVec::new(opts, labels).expect("valid histogram"),
+            )
         };
         let counter = |name: &str, help: &str, labels: &[&str]| {
-            let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("unique metric");
-            metric
+            let opts = Opts::new(name, help);
+            register(
+                &registry,
+                IntCounterVec::new(opts, labels).expect("valid counter"),
+            )
+        };
+        let plain_counter = |name: &str, help: &str| {
+            register(
+                &registry,
+                IntCounter::new(name, help).expect("valid counter"),
+            )
         };
         let workloads = counter(
             WORKLOADS_TOTAL,
@@ -81,18 +87,18 @@ impl Metrics {
             .with_label_values(&[] as &[&str]);
         let fuel_opts = HistogramOpts::new(WASM_FUEL_CONSUMED, "Fuel consumed by wasm workloads.")
             .buckets(prometheus::exponential_buckets(1e4, 10.0, 9).expect("valid buckets"));
-        let fuel = Histogram::with_opts(fuel_opts).expect("valid histogram");
-        registry
-            .register(Box::new(fuel.clone()))
-            .expect("unique metric");
-        let backend_up = IntGaugeVec::new(
-            Opts::new(BACKEND_UP, "1 when the tier is healthy."),
-            &["backend"],
-        )
-        .expect("valid gauge");
-        registry
-            .register(Box::new(backend_up.clone()))
-            .expect("unique metric");
+        let fuel = register(
+            &registry,
+            Histogram::with_opts(fuel_opts).expect("valid histogram"),
+        );
+        let backend_up = register(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(BACKEND_UP, "1 when the tier is healthy."),
+                &["backend"],
+            )
+            .expect("valid gauge"),
+        );
         let http_requests = counter(
             HTTP_REQUESTS_TOTAL,
             "HTTP requests, by route, method and status.",
@@ -103,26 +109,22 @@ impl Metrics {
             "HTTP request latency, by route and method.",
             &["route", "method"],
         );
-        let rejected = counter(
+        let rejected = plain_counter(
             WORKLOADS_REJECTED_TOTAL,
             "Workloads refused with 429 because too many were in flight.",
-            &[],
-        )
-        .with_label_values(&[] as &[&str]);
-        let in_flight = IntGauge::new(
-            WORKLOADS_IN_FLIGHT,
-            "Workloads accepted and not yet answered.",
-        )
-        .expect("valid gauge");
-        registry
-            .register(Box::new(in_flight.clone()))
-            .expect("unique metric");
-        let history_write_errors = counter(
+        );
+        let in_flight = register(
+            &registry,
+            IntGauge::new(
+                WORKLOADS_IN_FLIGHT,
+                "Workloads accepted and not yet answered.",
+            )
+            .expect("valid gauge"),
+        );
+        let history_write_errors = plain_counter(
             HISTORY_WRITE_ERRORS_TOTAL,
             "Workloads whose history record could not be written.",
-            &[],
-        )
-        .with_label_values(&[] as &[&str]);
+        );
         Metrics {
             registry,
             workloads,
@@ -166,6 +168,14 @@ impl Metrics {
             .expect("text encoding into a Vec cannot fail");
         String::from_utf8(buffer).expect("the text format is UTF-8")
     }
+}
+
+/// Registers `metric` and hands it back.
+fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("unique metric");
+    metric
 }
 
 /// Counts and times every request by its matched route (unmatched ones as `unmatched`).

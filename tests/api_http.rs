@@ -32,6 +32,11 @@ async fn get(server: &TestServer, path: &str) -> (u16, Value) {
     (status, response.json().await.expect("JSON body"))
 }
 
+async fn metrics_text(server: &TestServer) -> String {
+    let response = reqwest::get(server.url("/metrics")).await.expect("request");
+    response.text().await.expect("metrics text")
+}
+
 fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"]["code"], want_code, "{body}");
@@ -289,12 +294,7 @@ async fn metrics_pass_promtool_and_count_workloads() {
     )
     .await;
     assert_eq!(status, 200);
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(server).await;
     for name in [
         "vulcan_workloads_total{backend=\"wasm\",status=\"succeeded\"}",
         "vulcan_workload_duration_seconds_bucket",
@@ -382,12 +382,7 @@ async fn overload_is_429_with_retry_after() {
     };
     // Wait for the signal that the busy workload holds the only place.
     loop {
-        let text = reqwest::get(server.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics_text(&server).await;
         if text
             .lines()
             .any(|line| line == "vulcan_workloads_in_flight 1")

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 
-pub use engine::Allocator;
+use engine::Allocator;
 use engine::EngineOptions;
 use pool::Pool;
 use run::Runner;
@@ -93,11 +93,6 @@ impl WasmBackend {
             allocator,
             stopped: AtomicBool::new(false),
         })
-    }
-
-    /// The instance allocator in use (pooling unless the machine refused it).
-    pub fn allocator(&self) -> Allocator {
-        self.allocator
     }
 }
 
