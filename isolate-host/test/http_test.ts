@@ -67,7 +67,9 @@ Deno.test("SIGTERM lets the workload in flight finish, then the host exits 0", a
     const slow = host.execute(
       "export default () => new Promise((r) => setTimeout(() => r('done'), 800))",
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    while ((await host.health()).active === 0) {
+      // the slow workload has not reached its worker yet
+    }
     host.child.kill("SIGTERM");
     assertEquals((await slow).output, "done");
     const status = await host.child.status;

@@ -4,6 +4,15 @@ import { startHost } from "./host.ts";
 
 const GROW_SYNC = "export default () => { const a = []; while (true) a.push({ n: a.length }); }";
 
+/** A complete, valid request for a trivial workload. */
+const TRIVIAL_REQUEST = {
+  code: "export default () => 1",
+  timeout_ms: 1000,
+  max_output_bytes: 100,
+  max_log_bytes: 100,
+  max_log_lines: 10,
+};
+
 Deno.test("the heap limit", async (t) => {
   const host = await startHost({ heapMb: 32 });
   try {
@@ -83,13 +92,7 @@ Deno.test("a busy loop past the deadline", async (t) => {
       const response = await host.post({ code: "export default () => 1", timeout_ms: 1000 });
       assertEquals(response.status, 400); // still validated first
       await response.body?.cancel();
-      const refused = await host.post({
-        code: "export default () => 1",
-        timeout_ms: 1000,
-        max_output_bytes: 100,
-        max_log_bytes: 100,
-        max_log_lines: 10,
-      });
+      const refused = await host.post(TRIVIAL_REQUEST);
       assertEquals(refused.status, 503);
       assertEquals((await refused.json()).error.code, "poisoned");
       const health = await host.health();
@@ -105,15 +108,11 @@ Deno.test("admission", async (t) => {
   try {
     await t.step("a workload past --max-concurrent is refused with 429", async () => {
       const slow = host.execute("export default () => new Promise((r) => setTimeout(r, 1500))");
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      while ((await host.health()).active === 0) {
+        // the slow workload has not reached its worker yet
+      }
       assertEquals((await host.health()).active, 1);
-      const refused = await host.post({
-        code: "export default () => 1",
-        timeout_ms: 1000,
-        max_output_bytes: 100,
-        max_log_bytes: 100,
-        max_log_lines: 10,
-      });
+      const refused = await host.post(TRIVIAL_REQUEST);
       assertEquals(refused.status, 429);
       assertMatch((await refused.json()).error.code, /^overloaded$/);
       assertEquals((await slow).status, "succeeded");
