@@ -9,6 +9,7 @@ mod pool;
 mod run;
 mod snapshot;
 
+use std::borrow::Cow;
 use std::hash::{BuildHasher, RandomState};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -135,9 +136,9 @@ impl Backend for WasmBackend {
             .run(move || {
                 let started = std::time::Instant::now();
                 let code = match workload.language {
-                    Language::Javascript => workload.code.clone(),
+                    Language::Javascript => Cow::Borrowed(workload.code.as_str()),
                     Language::Typescript => match typescript::strip_types(&workload.code) {
-                        Ok(code) => code,
+                        Ok(code) => Cow::Owned(code),
                         Err(error) => {
                             let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                             return Ok(Outcome::failed(Status::Error, error, elapsed));
