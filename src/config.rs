@@ -57,6 +57,8 @@ pub struct ServeArgs {
     pub history_max_records: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub isolate: IsolateArgs,
 }
 
 impl ServeArgs {
@@ -71,6 +73,76 @@ impl ServeArgs {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1)
     }
+}
+
+/// The isolate tier's pool of Deno host processes.
+#[derive(Clone, Debug, Args)]
+pub struct IsolateArgs {
+    /// The isolate host program (`isolate-host/`; its Deno is under `node_modules/`).
+    #[arg(
+        long = "isolate-host-dir",
+        env = "VULCAN_ISOLATE_HOST_DIR",
+        default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/isolate-host")
+    )]
+    pub host_dir: PathBuf,
+    /// Host processes serving workloads at once [default: CPU count].
+    #[arg(long = "isolate-hosts", env = "VULCAN_ISOLATE_HOSTS", value_parser = at_least_one())]
+    pub hosts: Option<usize>,
+    /// Extra started hosts, so a retired host is replaced without waiting for a boot.
+    #[arg(
+        long = "isolate-spares",
+        env = "VULCAN_ISOLATE_SPARES",
+        default_value_t = 1
+    )]
+    pub spares: usize,
+    /// Workloads one host runs at once (1: each running workload has a process to itself).
+    #[arg(
+        long = "isolate-workers-per-host",
+        env = "VULCAN_ISOLATE_WORKERS_PER_HOST",
+        default_value_t = 1,
+        value_parser = at_least_one()
+    )]
+    pub workers_per_host: usize,
+    /// Workloads a host runs before it is replaced (1: a fresh process per workload).
+    #[arg(
+        long = "isolate-recycle-after",
+        env = "VULCAN_ISOLATE_RECYCLE_AFTER",
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub recycle_after: u64,
+    /// Resident memory (MiB) above which a host is replaced after its workload.
+    #[arg(
+        long = "isolate-recycle-rss-mb",
+        env = "VULCAN_ISOLATE_RECYCLE_RSS_MB",
+        default_value_t = 512
+    )]
+    pub recycle_rss_mb: u64,
+    /// Memory cap (MiB) of one host process, by cgroup: V8 heaps, off-heap memory, Deno.
+    #[arg(
+        long = "isolate-host-memory-mb",
+        env = "VULCAN_ISOLATE_HOST_MEMORY_MB",
+        default_value_t = 1024
+    )]
+    pub host_memory_mb: u64,
+    /// Threads (and processes) one host process may have, by cgroup.
+    #[arg(
+        long = "isolate-host-max-pids",
+        env = "VULCAN_ISOLATE_HOST_MAX_PIDS",
+        default_value_t = 128
+    )]
+    pub host_max_pids: u64,
+}
+
+impl IsolateArgs {
+    pub fn hosts(&self) -> usize {
+        self.hosts
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+}
+
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 /// Limits on workloads: per-request ones (default and maximum) and server-wide caps.

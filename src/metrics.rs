@@ -18,6 +18,7 @@ pub const WORKLOADS_TOTAL: &str = "vulcan_workloads_total";
 pub const WORKLOAD_DURATION: &str = "vulcan_workload_duration_seconds";
 pub const WASM_FUEL_CONSUMED: &str = "vulcan_wasm_fuel_consumed";
 pub const WASM_INSTANTIATE: &str = "vulcan_wasm_instantiate_seconds";
+pub const ISOLATE_WORKER_CREATE: &str = "vulcan_isolate_worker_create_seconds";
 pub const BACKEND_UP: &str = "vulcan_backend_up";
 pub const HTTP_REQUESTS_TOTAL: &str = "vulcan_http_requests_total";
 pub const HTTP_REQUEST_DURATION: &str = "vulcan_http_request_duration_seconds";
@@ -36,6 +37,7 @@ pub struct Metrics {
     duration: HistogramVec,
     fuel: Histogram,
     instantiate: Histogram,
+    worker_create: Histogram,
     backend_up: IntGaugeVec,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
@@ -85,6 +87,12 @@ impl Metrics {
         );
         let instantiate = histogram(WASM_INSTANTIATE, "Time to instantiate the wasm guest.", &[])
             .with_label_values(&[] as &[&str]);
+        let worker_create = histogram(
+            ISOLATE_WORKER_CREATE,
+            "Time isolate workloads waited for their worker to be created (0 when warm).",
+            &[],
+        )
+        .with_label_values(&[] as &[&str]);
         let fuel_opts = HistogramOpts::new(WASM_FUEL_CONSUMED, "Fuel consumed by wasm workloads.")
             .buckets(prometheus::exponential_buckets(1e4, 10.0, 9).expect("valid buckets"));
         let fuel = register(
@@ -131,6 +139,7 @@ impl Metrics {
             duration,
             fuel,
             instantiate,
+            worker_create,
             backend_up,
             http_requests,
             http_duration,
@@ -148,9 +157,16 @@ impl Metrics {
         self.duration
             .with_label_values(&[backend])
             .observe(outcome.duration_ms / 1000.0);
-        if let Some(Metadata::Wasm(wasm)) = &outcome.metadata {
-            self.fuel.observe(wasm.fuel_consumed as f64);
-            self.instantiate.observe(wasm.instantiate_ms / 1000.0);
+        match &outcome.metadata {
+            Some(Metadata::Wasm(wasm)) => {
+                self.fuel.observe(wasm.fuel_consumed as f64);
+                self.instantiate.observe(wasm.instantiate_ms / 1000.0);
+            }
+            Some(Metadata::Isolate(isolate)) => {
+                self.worker_create
+                    .observe(isolate.worker_create_ms / 1000.0);
+            }
+            None => {}
         }
     }
 
@@ -158,6 +174,11 @@ impl Metrics {
         self.backend_up
             .with_label_values(&[backend.as_str()])
             .set(i64::from(up));
+    }
+
+    /// Where tiers register metrics of their own.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The registry in Prometheus text format.
@@ -171,7 +192,7 @@ impl Metrics {
 }
 
 /// Registers `metric` and hands it back.
-fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+pub fn register<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
     registry
         .register(Box::new(metric.clone()))
         .expect("unique metric");

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::admission::Admission;
 use crate::api::{self, AppState};
 use crate::backend::Backend;
+use crate::backend::isolate::{IsolateBackend, IsolateConfig, PoolSettings};
 use crate::backend::wasm::{WasmBackend, WasmConfig};
 use crate::config::ServeArgs;
 use crate::metrics::Metrics;
@@ -19,6 +20,7 @@ use crate::store::Store;
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let store = Store::open(&args.data_dir, args.history_max_records)
         .with_context(|| format!("opening history in {}", args.data_dir.display()))?;
+    let metrics = Metrics::new();
     let wasm_config = WasmConfig {
         cache_dir: args.cache_dir(),
         threads: args.wasm_threads(),
@@ -31,15 +33,34 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         .await
         .context("starting the wasm tier")?
         .context("starting the wasm tier")?;
-    let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(wasm)];
+    let isolate = IsolateBackend::start(isolate_config(args), metrics.registry()).await;
+    let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(isolate), Arc::new(wasm)];
     Ok(AppState {
         backends: backends.into(),
         store: Arc::new(store),
-        metrics: Arc::new(Metrics::new()),
+        metrics: Arc::new(metrics),
         admission: Admission::new(args.max_in_flight),
         policy: args.policy,
         limits: Arc::new(args.limits.clone()),
     })
+}
+
+fn isolate_config(args: &ServeArgs) -> IsolateConfig {
+    let isolate = &args.isolate;
+    IsolateConfig {
+        host_dir: isolate.host_dir.clone(),
+        pool: PoolSettings {
+            hosts: isolate.hosts(),
+            spares: isolate.spares,
+            per_host: isolate.workers_per_host,
+            recycle_after: isolate.recycle_after,
+            recycle_rss_bytes: isolate.recycle_rss_mb << 20,
+        },
+        host_memory_mb: isolate.host_memory_mb,
+        host_max_pids: isolate.host_max_pids,
+        timeout_ms: args.limits.timeout_ms_range(),
+        memory_mb: args.limits.memory_mb_range(),
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then stops the tiers and the

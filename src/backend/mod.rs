@@ -3,6 +3,7 @@
 //! A workload that hits a limit is an [`Outcome`] with a [`Status`], never an `Err`:
 //! `Err` is kept for the agent's own faults (a broken engine, a host that will not start).
 
+pub mod isolate;
 pub mod wasm;
 
 use async_trait::async_trait;
@@ -150,6 +151,20 @@ impl WorkloadError {
             stack: None,
         }
     }
+
+    /// The output's JSON text is over `limits.max_output_bytes`.
+    pub fn output_limit(bytes: u64, limits: &Limits) -> Self {
+        let max = limits.max_output_bytes;
+        WorkloadError::new(
+            "OutputLimit",
+            format!("output is {bytes} bytes of JSON, over the limit of {max} bytes"),
+        )
+    }
+}
+
+/// JSON `null`, the output of a workload that returns nothing.
+pub fn json_null() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).expect("null is JSON")
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -180,10 +195,28 @@ pub struct WasmMetadata {
     pub memory_peak_bytes: u64,
 }
 
+/// Facts about a run that only the isolate tier knows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IsolateMetadata {
+    /// Time the host spent creating the worker for this workload; 0 when a warm one was ready.
+    pub worker_create_ms: f64,
+    /// How long the warm worker had waited for this workload; 0 when created for it.
+    pub warm_age_ms: f64,
+    /// The worker isolate's V8 heap when the workload ended (0 when it could not report).
+    pub heap_used_bytes: u64,
+    pub heap_total_bytes: u64,
+    /// Memory of `ArrayBuffer`s and other objects outside the V8 heap.
+    pub external_bytes: u64,
+    /// Which host process ran it: the supervisor's number for it, and its pid.
+    pub host_id: u64,
+    pub host_pid: u32,
+}
+
 /// Tier-specific facts about one run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "tier", rename_all = "lowercase")]
 pub enum Metadata {
+    Isolate(IsolateMetadata),
     Wasm(WasmMetadata),
 }
 

@@ -124,7 +124,12 @@ pub async fn submit(server: &TestServer, body: Value) -> (u16, Value) {
 
 /// Runs `code` on the wasm tier with extra request fields; panics unless HTTP 200.
 pub async fn run_wasm(server: &TestServer, code: &str, extra: Value) -> Value {
-    let mut body = json!({"code": code, "isolation": "wasm"});
+    run_on(server, "wasm", code, extra).await
+}
+
+/// Runs `code` on `tier` with extra request fields; panics unless HTTP 200.
+pub async fn run_on(server: &TestServer, tier: &str, code: &str, extra: Value) -> Value {
+    let mut body = json!({"code": code, "isolation": tier});
     for (key, value) in extra.as_object().expect("extra is an object") {
         body[key] = value.clone();
     }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::backend::{Limits, LogLine, Status, WorkloadError};
+use crate::backend::{Limits, LogLine, Status, WorkloadError, json_null};
 
 /// What the guest reads from stdin.
 #[derive(Serialize)]
@@ -95,7 +95,10 @@ pub fn parse_response(stdout: &[u8], limits: &Limits) -> Result<GuestResult, Str
             let output = response.output.unwrap_or_else(json_null);
             if output.get().len() as u64 > limits.max_output_bytes {
                 result.status = Status::OutputLimit;
-                result.error = Some(output_limit_error(output.get().len() as u64, limits));
+                result.error = Some(WorkloadError::output_limit(
+                    output.get().len() as u64,
+                    limits,
+                ));
             } else {
                 result.output = Some(output);
             }
@@ -111,25 +114,11 @@ pub fn parse_response(stdout: &[u8], limits: &Limits) -> Result<GuestResult, Str
         "output_limit" => {
             result.status = Status::OutputLimit;
             let bytes = response.output_bytes.unwrap_or(limits.max_output_bytes + 1);
-            result.error = Some(output_limit_error(bytes, limits));
+            result.error = Some(WorkloadError::output_limit(bytes, limits));
         }
         other => return Err(format!("guest reported an unknown status {other:?}")),
     }
     Ok(result)
-}
-
-fn json_null() -> Box<RawValue> {
-    RawValue::from_string("null".to_owned()).expect("null is JSON")
-}
-
-pub fn output_limit_error(bytes: u64, limits: &Limits) -> WorkloadError {
-    WorkloadError::new(
-        "OutputLimit",
-        format!(
-            "output is {bytes} bytes of JSON, over the limit of {} bytes",
-            limits.max_output_bytes
-        ),
-    )
 }
 
 /// Keeps the first lines that fit both log caps; true when any were dropped.

@@ -152,7 +152,7 @@ fn classify(ending: Ending, limits: &Limits) -> GuestResult {
                 ),
                 _ if stdout_full => failed(
                     Status::OutputLimit,
-                    guest::output_limit_error(stdout.len() as u64, limits),
+                    WorkloadError::output_limit(stdout.len() as u64, limits),
                 ),
                 // The same words QuickJS (and V8) use when their own stack check fires.
                 Some(Trap::StackOverflow) => failed(
@@ -177,7 +177,7 @@ fn classify(ending: Ending, limits: &Limits) -> GuestResult {
         }
         Err(_) if stdout_full => failed(
             Status::OutputLimit,
-            guest::output_limit_error(stdout.len() as u64, limits),
+            WorkloadError::output_limit(stdout.len() as u64, limits),
         ),
         Err(message) => failed(
             Status::BackendCrashed,

@@ -1,0 +1,226 @@
+//! A memory and a pids cgroup per isolate host. V8's heap limit does not bound off-heap
+//! memory (`ArrayBuffer`, `WebAssembly.Memory`) nor a workload's nested workers, so each host
+//! process runs in cgroups of its own: the kernel stops it at the memory cap (an OOM kill the
+//! supervisor reads back as `memory_limit`) and at the thread cap.
+//!
+//! Both layouts are supported: cgroup v1 (the `memory` and `pids` hierarchies, as on these
+//! machines) and v2 (a unified hierarchy offering both controllers). [`Cgroups::detect`] checks
+//! once at start; when neither works the tier runs without these caps and says so.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+const V1_ROOT: &str = "/sys/fs/cgroup";
+const V2_MOUNTS: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
+
+/// The agent's own cgroup directories, under which each host gets one of its own.
+#[derive(Debug)]
+pub struct Cgroups {
+    layout: Layout,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Layout {
+    V1 { memory: PathBuf, pids: PathBuf },
+    V2 { dir: PathBuf },
+}
+
+/// The cgroup(s) of one host process.
+#[derive(Debug)]
+pub struct HostCgroup {
+    layout: Layout,
+}
+
+impl Cgroups {
+    /// Finds a usable layout and creates `tag` below the agent's own cgroups.
+    /// `Err` says why the caps cannot be enforced.
+    pub fn detect(tag: &str) -> Result<Cgroups, String> {
+        let membership = fs::read_to_string("/proc/self/cgroup")
+            .map_err(|err| format!("cannot read /proc/self/cgroup: {err}"))?;
+        let v1 = v1_layout(&membership, tag);
+        let v2 = || v2_layout(&membership, tag);
+        let layout = match v1 {
+            Ok(layout) => layout,
+            Err(v1_reason) => v2().map_err(|v2_reason| format!("{v1_reason}; {v2_reason}"))?,
+        };
+        Ok(Cgroups { layout })
+    }
+
+    /// A short description for logs and `/v1/backends`.
+    pub fn describe(&self) -> String {
+        match &self.layout {
+            Layout::V1 { memory, .. } => {
+                format!("cgroup v1 (memory, pids) at {}", memory.display())
+            }
+            Layout::V2 { dir } => format!("cgroup v2 (memory, pids) at {}", dir.display()),
+        }
+    }
+
+    /// Creates the cgroups of host `id` with its caps.
+    pub fn create_host(&self, id: u64, memory_bytes: u64, max_pids: u64) -> io::Result<HostCgroup> {
+        let name = format!("host-{id}");
+        let layout = match &self.layout {
+            Layout::V1 { memory, pids } => {
+                let (memory, pids) = (memory.join(&name), pids.join(&name));
+                create_dir(&memory)?;
+                create_dir(&pids)?;
+                fs::write(
+                    memory.join("memory.limit_in_bytes"),
+                    memory_bytes.to_string(),
+                )?;
+                // Only present with swap accounting; equal caps mean no swapping past the cap.
+                let _ = fs::write(
+                    memory.join("memory.memsw.limit_in_bytes"),
+                    memory_bytes.to_string(),
+                );
+                fs::write(pids.join("pids.max"), max_pids.to_string())?;
+                Layout::V1 { memory, pids }
+            }
+            Layout::V2 { dir } => {
+                let dir = dir.join(&name);
+                create_dir(&dir)?;
+                fs::write(dir.join("memory.max"), memory_bytes.to_string())?;
+                let _ = fs::write(dir.join("memory.swap.max"), "0");
+                fs::write(dir.join("pids.max"), max_pids.to_string())?;
+                Layout::V2 { dir }
+            }
+        };
+        Ok(HostCgroup { layout })
+    }
+
+    /// Removes the agent's directories (after every host cgroup is gone).
+    pub fn remove(&self) {
+        for dir in self.layout.dirs() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+impl HostCgroup {
+    /// The `cgroup.procs` files, opened by the agent; the child writes `0` (itself) to each
+    /// before it executes Deno, so nothing of the host runs outside its cgroups.
+    pub fn open_procs(&self) -> io::Result<Vec<File>> {
+        self.layout
+            .dirs()
+            .iter()
+            .map(|dir| {
+                OpenOptions::new()
+                    .write(true)
+                    .open(dir.join("cgroup.procs"))
+            })
+            .collect()
+    }
+
+    /// How many times the kernel OOM-killed a process of this cgroup.
+    pub fn oom_kills(&self) -> u64 {
+        let (file, key) = match &self.layout {
+            Layout::V1 { memory, .. } => (memory.join("memory.oom_control"), "oom_kill"),
+            Layout::V2 { dir } => (dir.join("memory.events"), "oom_kill"),
+        };
+        fs::read_to_string(file)
+            .ok()
+            .and_then(|text| counter(&text, key))
+            .unwrap_or(0)
+    }
+
+    /// Removes the cgroups; call once the process has been reaped.
+    pub fn remove(&self) {
+        for dir in self.layout.dirs() {
+            if let Err(err) = fs::remove_dir(dir) {
+                tracing::warn!(dir = %dir.display(), error = %err, "could not remove a host cgroup");
+            }
+        }
+    }
+}
+
+impl Layout {
+    fn dirs(&self) -> Vec<&Path> {
+        match self {
+            Layout::V1 { memory, pids } => vec![memory, pids],
+            Layout::V2 { dir } => vec![dir],
+        }
+    }
+}
+
+fn v1_layout(membership: &str, tag: &str) -> Result<Layout, String> {
+    let own = |controller: &str| -> Result<PathBuf, String> {
+        let path = membership
+            .lines()
+            .find_map(|line| {
+                let mut fields = line.splitn(3, ':');
+                let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == controller)
+                    .then_some(path)
+            })
+            .ok_or_else(|| format!("no cgroup v1 {controller} hierarchy"))?;
+        Ok(Path::new(V1_ROOT)
+            .join(controller)
+            .join(path.trim_start_matches('/')))
+    };
+    let (memory, pids) = (own("memory")?.join(tag), own("pids")?.join(tag));
+    create_dir(&memory).map_err(|err| format!("cgroup v1: {}: {err}", memory.display()))?;
+    if let Err(err) = create_dir(&pids) {
+        let _ = fs::remove_dir(&memory);
+        return Err(format!("cgroup v1: {}: {err}", pids.display()));
+    }
+    Ok(Layout::V1 { memory, pids })
+}
+
+fn v2_layout(membership: &str, tag: &str) -> Result<Layout, String> {
+    let own = membership
+        .lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .ok_or("no cgroup v2 membership")?;
+    let mount = V2_MOUNTS
+        .iter()
+        .map(Path::new)
+        .find(|mount| {
+            let controllers =
+                fs::read_to_string(mount.join("cgroup.controllers")).unwrap_or_default();
+            let offered: Vec<&str> = controllers.split_whitespace().collect();
+            offered.contains(&"memory") && offered.contains(&"pids")
+        })
+        .ok_or("no cgroup v2 hierarchy offers the memory and pids controllers")?;
+    let dir = mount.join(own.trim_start_matches('/')).join(tag);
+    create_dir(&dir).map_err(|err| format!("cgroup v2: {}: {err}", dir.display()))?;
+    if let Err(err) = fs::write(dir.join("cgroup.subtree_control"), "+memory +pids") {
+        let _ = fs::remove_dir(&dir);
+        return Err(format!(
+            "cgroup v2: enabling memory and pids in {}: {err}",
+            dir.display()
+        ));
+    }
+    Ok(Layout::V2 { dir })
+}
+
+fn create_dir(dir: &Path) -> io::Result<()> {
+    match fs::create_dir(dir) {
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        other => other,
+    }
+}
+
+/// The value of `key` in a `key value` per line file (`memory.oom_control`, `memory.events`).
+fn counter(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let (name, value) = line.split_once(' ')?;
+        (name == key).then(|| value.trim().parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_oom_kill_counter() {
+        let v1 = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(counter(v1, "oom_kill"), Some(3));
+        let v2 = "low 0\nhigh 0\nmax 7\noom 2\noom_kill 1\noom_group_kill 0\n";
+        assert_eq!(counter(v2, "oom_kill"), Some(1));
+        assert_eq!(counter("oom 2\n", "oom_kill"), None);
+    }
+}

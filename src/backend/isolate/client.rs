@@ -1,0 +1,50 @@
+//! HTTP/1.1 to a host over its Unix socket: one connection per request (connecting to a Unix
+//! socket costs microseconds, and a connection never outlives its workload).
+
+use std::io;
+use std::path::Path;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+
+/// Sends one request and reads at most `max_body` bytes of the answer.
+pub async fn call(
+    socket: &Path,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+    max_body: usize,
+) -> io::Result<(StatusCode, Bytes)> {
+    let stream = UnixStream::connect(socket).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(io::Error::other)?;
+    let connection = tokio::spawn(connection);
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, "isolate-host")
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(io::Error::other)?;
+    let answer = async {
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(io::Error::other)?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), max_body)
+            .collect()
+            .await
+            .map_err(io::Error::other)?
+            .to_bytes();
+        Ok((status, body))
+    }
+    .await;
+    connection.abort();
+    answer
+}

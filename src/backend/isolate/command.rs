@@ -1,0 +1,101 @@
+//! The command line of one isolate host, exactly as `isolate-host/README.md` gives it: an
+//! empty environment, a private working directory, no permission beyond reading the worker's
+//! modules and serving the host's own socket, nothing fetched at run time.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+/// Where the pinned Deno binary is, relative to `isolate-host/` (installed by `npm ci`).
+const DENO: &str = "node_modules/@deno/linux-x64-glibc/deno";
+/// Unix socket paths are limited to 108 bytes, terminator included.
+const MAX_SOCKET_PATH: usize = 107;
+
+#[derive(Clone, Debug)]
+pub struct HostCommand {
+    deno: PathBuf,
+    host_dir: PathBuf,
+    /// Heap limit of a worker whose request names none (every request names one).
+    heap_mb: u64,
+    max_concurrent: usize,
+}
+
+impl HostCommand {
+    /// Checks that the host program and its Deno are where they should be.
+    pub fn new(host_dir: &Path, heap_mb: u64, max_concurrent: usize) -> Result<Self, String> {
+        let host_dir = host_dir
+            .canonicalize()
+            .map_err(|err| format!("isolate host directory {}: {err}", host_dir.display()))?;
+        let deno = host_dir.join(DENO);
+        if !deno.is_file() {
+            return Err(format!(
+                "Deno not found at {} (run `make setup`, or `npm ci` in {})",
+                deno.display(),
+                host_dir.display()
+            ));
+        }
+        Ok(HostCommand {
+            deno,
+            host_dir,
+            heap_mb,
+            max_concurrent,
+        })
+    }
+
+    /// The socket a host started in `dir` serves on.
+    pub fn socket(dir: &Path) -> Result<PathBuf, String> {
+        let socket = dir.join("host.sock");
+        if socket.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(format!(
+                "socket path {} is longer than {MAX_SOCKET_PATH} bytes",
+                socket.display()
+            ));
+        }
+        Ok(socket)
+    }
+
+    /// The command for a host whose private directory is `dir` (0700, created by the caller).
+    pub fn build(&self, dir: &Path, socket: &Path) -> Command {
+        let host = &self.host_dir;
+        let socket_text = socket.display();
+        let mut command = Command::new(&self.deno);
+        command
+            .env_clear()
+            .env("DENO_DIR", dir.join("deno"))
+            .env("DENO_CACHE_DB_MODE", "memory")
+            .env("DENO_EMIT_CACHE_MODE", "disable")
+            .env("DENO_NO_UPDATE_CHECK", "1")
+            .env("DENO_NO_PACKAGE_JSON", "1")
+            .env("NO_COLOR", "1")
+            .current_dir(dir)
+            .args([
+                "run",
+                "--no-prompt",
+                "--no-remote",
+                "--no-npm",
+                "--no-config",
+                "--no-lock",
+                "--no-code-cache",
+                "--unstable-worker-options",
+            ])
+            .arg(format!(
+                "--allow-read={},{socket_text}",
+                host.join("worker").display()
+            ))
+            .arg(format!("--allow-write={socket_text}"))
+            .arg(format!("--allow-net=unix:{socket_text}"))
+            .arg(host.join("main.ts"))
+            .arg("--socket")
+            .arg(socket)
+            .arg("--max-concurrent")
+            .arg(self.max_concurrent.to_string())
+            .arg("--heap-mb")
+            .arg(self.heap_mb.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+}

@@ -1,0 +1,245 @@
+//! One isolate host process: started in a private directory and its own cgroups, ready when
+//! it prints `{"ready":true,"pid":N}`, drained of stdout and stderr for its whole life, and
+//! reaped by a task of its own that also cleans up after it.
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::process::Child;
+use tokio::sync::{Notify, watch};
+
+use super::cgroup::{Cgroups, HostCgroup};
+use super::command::HostCommand;
+use super::sandbox::Sandbox;
+
+/// How long a host may take from spawn to its readiness line.
+const READY_DEADLINE: Duration = Duration::from_secs(20);
+/// Bytes of the host's stderr kept for error messages.
+const STDERR_TAIL_BYTES: usize = 4096;
+
+/// Everything needed to start hosts, shared by all of them.
+pub struct Launcher {
+    pub command: HostCommand,
+    pub sandbox: Sandbox,
+    /// `None` when cgroups cannot be used (the tier says so in its health detail).
+    pub cgroups: Option<Cgroups>,
+    /// Parent of every host's private directory (0700).
+    pub run_dir: PathBuf,
+    pub host_memory_bytes: u64,
+    pub host_max_pids: u64,
+}
+
+/// How a host process ended.
+#[derive(Clone, Copy, Debug)]
+pub struct Exit {
+    pub status: ExitStatus,
+    /// The kernel OOM-killed it at its cgroup's memory cap.
+    pub oom_killed: bool,
+}
+
+pub struct Host {
+    pub id: u64,
+    pub pid: u32,
+    pub socket: PathBuf,
+    exit: watch::Receiver<Option<Exit>>,
+    kill: Arc<Notify>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+#[derive(Deserialize)]
+struct Ready {
+    ready: bool,
+    pid: u32,
+}
+
+impl Host {
+    /// Starts host `id` and waits for its readiness line. `Err` carries the host's stderr.
+    pub async fn start(launcher: &Launcher, id: u64) -> Result<Host, String> {
+        let dir = launcher.run_dir.join(format!("host-{id}"));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|err| format!("creating {}: {err}", dir.display()))?;
+        let socket = HostCommand::socket(&dir)?;
+        let cgroup = match &launcher.cgroups {
+            Some(cgroups) => Some(
+                cgroups
+                    .create_host(id, launcher.host_memory_bytes, launcher.host_max_pids)
+                    .map_err(|err| format!("creating the cgroups of host {id}: {err}"))?,
+            ),
+            None => None,
+        };
+        let mut command = launcher.command.build(&dir, &socket);
+        let procs = match &cgroup {
+            Some(cgroup) => cgroup
+                .open_procs()
+                .map_err(|err| format!("opening the cgroups of host {id}: {err}"))?,
+            None => Vec::new(),
+        };
+        launcher.sandbox.apply(&mut command, &procs);
+        let spawned = command.spawn();
+        drop(procs);
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(err) => {
+                cleanup(&dir, cgroup.as_ref());
+                return Err(format!("spawning the isolate host: {err}"));
+            }
+        };
+        let pid = child.id().unwrap_or(0);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(keep_tail(
+            child.stderr.take().expect("stderr is piped"),
+            Arc::clone(&stderr),
+        ));
+        let kill = Arc::new(Notify::new());
+        let (exit_tx, exit) = watch::channel(None);
+        tokio::spawn(reap(child, Arc::clone(&kill), exit_tx, dir, cgroup));
+        let host = Host {
+            id,
+            pid,
+            socket,
+            exit,
+            kill,
+            stderr,
+        };
+        match tokio::time::timeout(READY_DEADLINE, host.await_ready(stdout)).await {
+            Ok(Ok(())) => Ok(host),
+            Ok(Err(reason)) => Err(host.failed_start(&reason).await),
+            Err(_) => {
+                let reason = format!("not ready within {} s", READY_DEADLINE.as_secs());
+                Err(host.failed_start(&reason).await)
+            }
+        }
+    }
+
+    async fn await_ready(
+        &self,
+        stdout: impl AsyncRead + Unpin + Send + 'static,
+    ) -> Result<(), String> {
+        let mut lines = BufReader::new(stdout);
+        let mut line = String::new();
+        let read = lines.read_line(&mut line).await;
+        match read {
+            Ok(0) => return Err("exited before it was ready".into()),
+            Err(err) => return Err(format!("reading its stdout: {err}")),
+            Ok(_) => {}
+        }
+        let ready: Ready = serde_json::from_str(&line)
+            .map_err(|_| format!("printed {:?} instead of the readiness line", line.trim()))?;
+        if !ready.ready || ready.pid != self.pid {
+            return Err(format!("printed a wrong readiness line {:?}", line.trim()));
+        }
+        // After readiness stdout is noise that a workload can write: drain it, keep nothing.
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut lines, &mut tokio::io::sink()).await;
+        });
+        Ok(())
+    }
+
+    async fn failed_start(&self, reason: &str) -> String {
+        self.kill();
+        let exit = self.exited().await;
+        let status = exit.map_or_else(String::new, |exit| format!(" ({})", exit.status));
+        let tail = self.stderr_tail();
+        let stderr = if tail.is_empty() {
+            String::new()
+        } else {
+            format!("; its stderr: {tail}")
+        };
+        format!("the isolate host {reason}{status}{stderr}")
+    }
+
+    /// SIGKILLs the process (once it is reaped its directory and cgroups are removed).
+    pub fn kill(&self) {
+        self.kill.notify_one();
+    }
+
+    /// Waits until the process has ended.
+    pub async fn exited(&self) -> Option<Exit> {
+        let mut exit = self.exit.clone();
+        exit.wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|exit| *exit)
+    }
+
+    /// Resident memory of the process, from `/proc`.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.pid)).ok()?;
+        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * page_size())
+    }
+
+    /// The last bytes the host wrote to stderr, lossily decoded.
+    pub fn stderr_tail(&self) -> String {
+        let tail = self.stderr.lock().expect("stderr lock");
+        String::from_utf8_lossy(&tail).trim().to_owned()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Keeps the last [`STDERR_TAIL_BYTES`] of `stderr` until it closes.
+async fn keep_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Vec<u8>>>) {
+    let mut buffer = vec![0u8; 8192];
+    while let Ok(read) = stderr.read(&mut buffer).await {
+        if read == 0 {
+            break;
+        }
+        let mut tail = tail.lock().expect("stderr lock");
+        tail.extend_from_slice(&buffer[..read]);
+        let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
+        tail.drain(..excess);
+    }
+}
+
+/// Waits for the process (killing it when asked), publishes how it ended, then removes its
+/// directory and cgroups.
+async fn reap(
+    mut child: Child,
+    kill: Arc<Notify>,
+    exit_tx: watch::Sender<Option<Exit>>,
+    dir: PathBuf,
+    cgroup: Option<HostCgroup>,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        () = kill.notified() => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    let Ok(status) = status else {
+        tracing::error!("lost track of an isolate host process");
+        return;
+    };
+    let oom_killed = cgroup.as_ref().is_some_and(|cgroup| cgroup.oom_kills() > 0);
+    cleanup(&dir, cgroup.as_ref());
+    let _ = exit_tx.send(Some(Exit { status, oom_killed }));
+}
+
+fn cleanup(dir: &Path, cgroup: Option<&HostCgroup>) {
+    if let Err(err) = std::fs::remove_dir_all(dir) {
+        tracing::warn!(dir = %dir.display(), error = %err, "could not remove a host directory");
+    }
+    if let Some(cgroup) = cgroup {
+        cgroup.remove();
+    }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).unwrap_or(4096)
+}

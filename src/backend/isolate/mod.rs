@@ -1,0 +1,321 @@
+//! The isolate tier: each workload runs in a fresh V8 isolate (a `node:worker_threads` worker,
+//! used once) inside a Deno host process (`isolate-host/`) that this module starts, sandboxes
+//! and supervises.
+//!
+//! Limits and who enforces them:
+//! - timeout: the host answers `timeout` at the deadline; a worker that will not stop poisons
+//!   its host, and a host that has not answered [`DEADLINE_GRACE`] after the deadline is
+//!   killed here, so no workload burns CPU past its deadline;
+//! - heap: the worker's V8 heap limit (`memory_mb`), reported by the host as `memory_limit`;
+//! - off-heap memory and threads: the host's cgroups (`cgroup.rs`); an OOM kill of the host
+//!   during a workload is `memory_limit`;
+//! - capabilities: the host holds no permission but its socket; seccomp forbids `kill(2)`.
+//!
+//! # Layout
+//! - `command.rs`  the host's command line
+//! - `sandbox.rs`  seccomp, cgroup join and parent-death signal, applied before `exec`
+//! - `cgroup.rs`   memory and pids cgroups (v1 or v2)
+//! - `host.rs`     one host process: start, readiness, stderr, reaping
+//! - `pool.rs`     the supervisor: leases, retirement, replacement, backoff, health pings
+//! - `client.rs`   HTTP over the host's Unix socket
+//! - `protocol.rs` the host's request and answer, and the answer as an `Outcome`
+//! - `metrics.rs`  the tier's Prometheus metrics
+
+mod cgroup;
+mod client;
+mod command;
+mod host;
+mod metrics;
+mod pool;
+mod protocol;
+mod sandbox;
+
+use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use hyper::{Method, StatusCode};
+use prometheus::Registry;
+
+use self::cgroup::Cgroups;
+use self::command::HostCommand;
+use self::host::{Host, Launcher};
+use self::metrics::IsolateMetrics;
+pub use self::pool::PoolSettings;
+use self::pool::{Pool, Retirement, Verdict};
+use self::protocol::{ExecuteRequest, ExecuteResponse, Served};
+use self::sandbox::Sandbox;
+use super::{
+    Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
+    WorkloadError,
+};
+use crate::error::{Error, Result};
+
+/// How long after a workload's deadline the agent waits for its host's answer before it kills
+/// the host. The host itself gives a busy worker 25 ms to stop (`isolate-host/src/deadline.ts`).
+pub const DEADLINE_GRACE: Duration = Duration::from_millis(75);
+/// How long a workload may wait for a free host.
+const QUEUE_WAIT: Duration = Duration::from_secs(30);
+/// How long after a broken connection the host's exit is awaited, to tell why it died.
+const EXIT_WAIT: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Debug)]
+pub struct IsolateConfig {
+    /// The `isolate-host/` directory (its Deno is installed under `node_modules/`).
+    pub host_dir: PathBuf,
+    pub pool: PoolSettings,
+    /// Memory cap of one host process (its cgroup): V8 heaps, off-heap memory, Deno itself.
+    pub host_memory_mb: u64,
+    /// Thread and process cap of one host (its pids cgroup).
+    pub host_max_pids: u64,
+    pub timeout_ms: LimitRange,
+    pub memory_mb: LimitRange,
+}
+
+pub struct IsolateBackend {
+    pool: Option<Pool>,
+    /// Why the tier cannot run at all (Deno missing, …); `None` when it can.
+    broken: Option<String>,
+    /// Limits that cannot be enforced here, said in the health detail.
+    caveat: Option<String>,
+    config: IsolateConfig,
+}
+
+impl IsolateBackend {
+    /// Starts the hosts. Never fails: a tier that cannot start is reported unhealthy, with
+    /// the reason, and the agent serves the other tiers.
+    pub async fn start(config: IsolateConfig, registry: &Registry) -> IsolateBackend {
+        let metrics = IsolateMetrics::new(registry);
+        // Unique per backend, also when tests start several agents in one process.
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
+        let tag = format!(
+            "vulcan-{}-{}",
+            std::process::id(),
+            INSTANCES.fetch_add(1, Ordering::Relaxed)
+        );
+        let cgroups = Cgroups::detect(&tag);
+        let caveat = cgroups.as_ref().err().map(|reason| {
+            let caveat = format!(
+                "off-heap memory and thread caps are NOT enforced (no usable cgroups: {reason})"
+            );
+            tracing::warn!("isolate tier: {caveat}");
+            caveat
+        });
+        if let Ok(cgroups) = &cgroups {
+            tracing::info!("isolate tier: host caps by {}", cgroups.describe());
+        }
+        let run_dir = std::env::temp_dir().join(&tag);
+        let launcher = Self::launcher(&config, cgroups.ok(), run_dir);
+        let (pool, broken) = match launcher {
+            Ok(launcher) => {
+                let pool = Pool::start(launcher, config.pool.clone(), metrics).await;
+                (Some(pool), None)
+            }
+            Err(reason) => {
+                tracing::error!("isolate tier unavailable: {reason}");
+                (None, Some(reason))
+            }
+        };
+        IsolateBackend {
+            pool,
+            broken,
+            caveat,
+            config,
+        }
+    }
+
+    fn launcher(
+        config: &IsolateConfig,
+        cgroups: Option<Cgroups>,
+        run_dir: PathBuf,
+    ) -> std::result::Result<Launcher, String> {
+        let command = HostCommand::new(
+            &config.host_dir,
+            config.memory_mb.default,
+            config.pool.per_host,
+        )?;
+        let sandbox = Sandbox::new()?;
+        // A leftover of an agent that had this pid before.
+        let _ = std::fs::remove_dir_all(&run_dir);
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&run_dir)
+            .map_err(|err| format!("creating {}: {err}", run_dir.display()))?;
+        Ok(Launcher {
+            command,
+            sandbox,
+            cgroups,
+            run_dir,
+            host_memory_bytes: config.host_memory_mb << 20,
+            host_max_pids: config.host_max_pids,
+        })
+    }
+
+    async fn run_on(&self, host: &Host, workload: &Workload) -> (Outcome, Verdict) {
+        let started = Instant::now();
+        let body =
+            serde_json::to_vec(&ExecuteRequest::new(workload)).expect("serialisable request");
+        let limits = &workload.limits;
+        let max_answer = usize::try_from(
+            limits.max_output_bytes
+                + 2 * limits.max_log_bytes
+                + 64 * limits.max_log_lines
+                + (1 << 20),
+        )
+        .unwrap_or(usize::MAX);
+        let deadline = Duration::from_millis(limits.timeout_ms) + DEADLINE_GRACE;
+        let call = client::call(&host.socket, Method::POST, "/execute", body, max_answer);
+        let served = Served {
+            host_id: host.id,
+            host_pid: host.pid,
+        };
+        let crashed = |message: String| {
+            let error = WorkloadError::new("BackendCrashed", message);
+            let outcome = Outcome::failed(Status::BackendCrashed, error, ms(started));
+            (outcome, Verdict::Retire(Retirement::Crashed))
+        };
+        match tokio::time::timeout(deadline, call).await {
+            Err(_) => {
+                let message = format!("workload exceeded its timeout of {} ms", limits.timeout_ms);
+                let error = WorkloadError::new("Timeout", message);
+                let outcome = Outcome::failed(Status::Timeout, error, ms(started));
+                (outcome, Verdict::Retire(Retirement::Runaway))
+            }
+            Ok(Ok((StatusCode::OK, body))) => {
+                match serde_json::from_slice::<ExecuteResponse>(&body) {
+                    Ok(answer) => {
+                        let verdict = if answer.poisoned {
+                            Verdict::Retire(Retirement::Poisoned)
+                        } else {
+                            Verdict::Keep
+                        };
+                        match answer.into_outcome(workload, served) {
+                            Ok(outcome) => (outcome, verdict),
+                            Err(reason) => {
+                                crashed(format!("the isolate host broke the protocol: {reason}"))
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        crashed(format!("the isolate host answered unreadable JSON: {err}"))
+                    }
+                }
+            }
+            Ok(Ok((status, body))) => crashed(format!(
+                "the isolate host refused the workload ({status}): {}",
+                String::from_utf8_lossy(&body[..body.len().min(512)])
+            )),
+            Ok(Err(err)) => self.died(host, &err, started).await,
+        }
+    }
+
+    /// The connection broke: the host died. `memory_limit` if its cgroup OOM-killed it.
+    async fn died(
+        &self,
+        host: &Host,
+        err: &std::io::Error,
+        started: Instant,
+    ) -> (Outcome, Verdict) {
+        let exit = tokio::time::timeout(EXIT_WAIT, host.exited())
+            .await
+            .ok()
+            .flatten();
+        let verdict = Verdict::Retire(Retirement::Crashed);
+        let (status, error) = match exit {
+            Some(exit) if exit.oom_killed => (
+                Status::MemoryLimit,
+                WorkloadError::new(
+                    "MemoryLimit",
+                    format!(
+                        "the isolate host's memory cap of {} MiB was reached (heap and off-heap \
+                         memory such as ArrayBuffers and WebAssembly memories)",
+                        self.config.host_memory_mb
+                    ),
+                ),
+            ),
+            Some(exit) => (
+                Status::BackendCrashed,
+                WorkloadError::new(
+                    "BackendCrashed",
+                    format!("the isolate host died ({})", exit.status),
+                ),
+            ),
+            None => (
+                Status::BackendCrashed,
+                WorkloadError::new("BackendCrashed", format!("lost the isolate host: {err}")),
+            ),
+        };
+        if status == Status::BackendCrashed {
+            tracing::warn!(host = host.id, error = %error.message, stderr = %host.stderr_tail(), "an isolate host failed a workload");
+        }
+        (Outcome::failed(status, error, ms(started)), verdict)
+    }
+}
+
+fn ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+#[async_trait]
+impl Backend for IsolateBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Isolate
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            languages: vec![Language::Javascript, Language::Typescript],
+            meters_fuel: false,
+            timeout_ms: self.config.timeout_ms,
+            memory_mb: self.config.memory_mb,
+            fuel_max: None,
+        }
+    }
+
+    fn health(&self) -> Health {
+        let Some(pool) = &self.pool else {
+            let detail = self.broken.clone().unwrap_or_default();
+            return Health {
+                healthy: false,
+                detail,
+            };
+        };
+        let view = pool.view();
+        let mut detail = match (&view.last_failure, view.ready) {
+            (Some(failure), 0) => format!("no host is running: {failure}"),
+            (None, 0) => format!("{} hosts starting", view.booting),
+            (_, ready) => format!("{ready} hosts ready, {} starting", view.booting),
+        };
+        if let Some(caveat) = &self.caveat {
+            detail.push_str("; ");
+            detail.push_str(caveat);
+        }
+        Health {
+            healthy: view.ready > 0,
+            detail,
+        }
+    }
+
+    async fn execute(&self, workload: Workload) -> Result<Outcome> {
+        let unavailable = |reason: String| Error::TierUnavailable {
+            kind: BackendKind::Isolate,
+            reason,
+        };
+        let pool = self
+            .pool
+            .as_ref()
+            .ok_or_else(|| unavailable(self.broken.clone().unwrap_or_default()))?;
+        let lease = pool.lease(QUEUE_WAIT).await.map_err(unavailable)?;
+        let (outcome, verdict) = self.run_on(&lease.host, &workload).await;
+        lease.finish(verdict);
+        Ok(outcome)
+    }
+
+    async fn shutdown(&self) {
+        if let Some(pool) = &self.pool {
+            pool.shutdown().await;
+        }
+    }
+}
