@@ -128,30 +128,58 @@ async fn oversized_body_and_oversized_code_are_413() {
     );
 }
 
+/// A server whose isolate tier cannot start (no host program where it is looked for).
+fn broken_isolate() -> &'static TestServer {
+    static SERVER: std::sync::OnceLock<(TestServer, tempfile::TempDir)> =
+        std::sync::OnceLock::new();
+    let (server, _dir) = SERVER.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let args = serve_args(
+            dir.path(),
+            &["--isolate-host-dir", "/nonexistent/isolate-host"],
+        );
+        (TestServer::start(args), dir)
+    });
+    server
+}
+
 #[tokio::test]
-async fn isolate_tier_is_503_until_it_exists() {
+async fn isolate_tier_that_cannot_start_is_503_with_the_reason() {
     let (status, body) = submit(
-        shared(),
+        broken_isolate(),
         json!({"code": "export default () => 1", "isolation": "isolate"}),
     )
     .await;
     assert_error(status, &body, 503, "tier_unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("/nonexistent/isolate-host"), "{message}");
+}
+
+#[tokio::test]
+async fn fuel_asked_of_the_isolate_tier_is_400() {
     let (status, body) = submit(
         shared(),
         json!({"code": "export default () => 1", "isolation": "isolate", "fuel": 10}),
     )
     .await;
-    assert_error(status, &body, 503, "tier_unavailable");
+    assert_error(status, &body, 400, "invalid_request");
 }
 
 #[tokio::test]
 async fn auto_falls_back_to_wasm_and_records_why() {
-    let (status, body) = submit(shared(), json!({"code": "export default () => 'hi'"})).await;
+    let (status, body) = submit(
+        broken_isolate(),
+        json!({"code": "export default () => 'hi'"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["backend"], "wasm");
-    assert_eq!(
-        body["route_reason"],
-        "policy isolate-first: isolate is not configured on this agent; fell back to wasm"
+    assert_eq!(body["output"], "hi");
+    let reason = body["route_reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("policy isolate-first: isolate is unavailable: isolate host directory")
+            && reason.ends_with("; fell back to wasm"),
+        "{reason}"
     );
 }
 
@@ -168,6 +196,15 @@ async fn route_preview_answers_without_running() {
     assert_eq!(body["backend"], "wasm");
     let (status, body) = post_raw(
         shared(),
+        "/v1/route",
+        "application/json",
+        br#"{"isolation": "isolate"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["backend"], "isolate");
+    let (status, body) = post_raw(
+        broken_isolate(),
         "/v1/route",
         "application/json",
         br#"{"isolation": "isolate"}"#.to_vec(),
@@ -262,7 +299,16 @@ async fn backends_describe_both_tiers_with_limits() {
     assert_eq!(wasm["capabilities"]["meters_fuel"], true);
     assert_eq!(wasm["capabilities"]["timeout_ms"]["default"], 2000);
     let isolate = backends.iter().find(|b| b["kind"] == "isolate").unwrap();
+    assert_eq!(isolate["available"], true, "{isolate}");
+    assert_eq!(isolate["capabilities"]["meters_fuel"], false);
+    assert!(isolate["capabilities"].get("fuel_max").is_none());
+
+    let (_, body) = get(broken_isolate(), "/v1/backends").await;
+    let backends = body["backends"].as_array().unwrap();
+    let isolate = backends.iter().find(|b| b["kind"] == "isolate").unwrap();
     assert_eq!(isolate["available"], false);
+    let detail = isolate["health"]["detail"].as_str().unwrap();
+    assert!(detail.contains("/nonexistent/isolate-host"), "{detail}");
 }
 
 #[tokio::test]
@@ -288,12 +334,14 @@ async fn openapi_describes_every_route() {
 #[tokio::test]
 async fn metrics_pass_promtool_and_count_workloads() {
     let server = shared();
-    let (status, _) = submit(
-        server,
-        json!({"code": "export default () => 1", "isolation": "wasm"}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    for tier in ["wasm", "isolate"] {
+        let (status, _) = submit(
+            server,
+            json!({"code": "export default () => 1", "isolation": tier}),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
     let text = metrics_text(server).await;
     for name in [
         "vulcan_workloads_total{backend=\"wasm\",status=\"succeeded\"}",
@@ -301,7 +349,13 @@ async fn metrics_pass_promtool_and_count_workloads() {
         "vulcan_wasm_fuel_consumed_bucket",
         "vulcan_wasm_instantiate_seconds_bucket",
         "vulcan_backend_up{backend=\"wasm\"} 1",
-        "vulcan_backend_up{backend=\"isolate\"} 0",
+        "vulcan_workloads_total{backend=\"isolate\",status=\"succeeded\"}",
+        "vulcan_backend_up{backend=\"isolate\"} 1",
+        "vulcan_isolate_hosts ",
+        "vulcan_isolate_warm_workers ",
+        "vulcan_isolate_host_starts_total{result=\"ok\"}",
+        "vulcan_isolate_host_retirements_total{reason=\"poisoned\"}",
+        "vulcan_isolate_worker_create_seconds_bucket",
         "vulcan_http_requests_total{method=\"POST\",route=\"/v1/workloads\",status=\"200\"}",
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");

@@ -49,7 +49,7 @@ fn run_exits_one_when_the_workload_fails() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("error on wasm: Error: nope at 2:"),
+        stderr.contains("error on isolate: Error: nope at 2:"),
         "{stderr}"
     );
 }
@@ -59,7 +59,7 @@ fn run_exits_two_when_the_server_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ok.js");
     std::fs::write(&file, "export default () => 1;").unwrap();
-    let out = vulcan_run(&file, &["--isolation", "isolate"]);
+    let out = vulcan_run(&file, &["--isolation", "isolate", "--fuel", "10"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("503"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("400"));
 }

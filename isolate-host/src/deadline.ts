@@ -12,7 +12,7 @@ import type { Worker } from "node:worker_threads";
 import type { StopMessage } from "./protocol.ts";
 
 /** How long a worker has to exit after `stop`: how late a poisoning timeout is answered. */
-export const STOP_GRACE_MS = 25;
+export const STOP_GRACE_MS = 10;
 
 /** True when the worker exited on request; false when it must be presumed still running. */
 export async function stopsWhenAsked(worker: Worker): Promise<boolean> {

@@ -54,7 +54,7 @@ use super::{
 use crate::error::{Error, Result};
 
 /// How long after a workload's deadline the agent waits for its host's answer before it kills
-/// the host. The host itself gives a busy worker 25 ms to stop (`isolate-host/src/deadline.ts`).
+/// the host. The host itself gives a busy worker 10 ms to stop (`isolate-host/src/deadline.ts`).
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(75);
 /// How long a workload may wait for a free host.
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
@@ -292,8 +292,10 @@ impl Backend for IsolateBackend {
             detail.push_str("; ");
             detail.push_str(caveat);
         }
+        // Hosts being replaced after a clean retirement will come: workloads wait for them.
+        let replacing = view.booting > 0 && view.last_failure.is_none();
         Health {
-            healthy: view.ready > 0,
+            healthy: view.ready > 0 || replacing,
             detail,
         }
     }

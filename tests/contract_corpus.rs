@@ -1,0 +1,186 @@
+//! The workload contract (README) holds the same on every tier: each case of one corpus is run
+//! on the isolate and the wasm tier, and both answers must match the expectation (status,
+//! output, logs, error name and line). Where the tiers are allowed to differ the README says
+//! so, and those cases are not here.
+
+mod common;
+
+use common::{run_on, shared};
+use serde_json::{Value, json};
+
+struct Case {
+    name: &'static str,
+    code: &'static str,
+    language: &'static str,
+    input: Value,
+    /// The fields every tier must answer exactly (`status`, `output`, `logs`, `error.*`).
+    expect: Value,
+}
+
+fn corpus() -> Vec<Case> {
+    let js = "javascript";
+    vec![
+        Case {
+            name: "input echo",
+            code: "export default (input) => input",
+            language: js,
+            input: json!({"a": [1, 2.5, "x", null, true], "b": {"c": "é"}}),
+            expect: json!({"status": "succeeded",
+                "output": {"a": [1, 2.5, "x", null, true], "b": {"c": "é"}}}),
+        },
+        Case {
+            name: "undefined becomes null",
+            code: "export default () => undefined",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": null}),
+        },
+        Case {
+            name: "async default export",
+            code: "export default async (n) => { await null; return n + 1; }",
+            language: js,
+            input: json!(41),
+            expect: json!({"status": "succeeded", "output": 42}),
+        },
+        Case {
+            name: "timers fire in order",
+            code: "export default () => new Promise((done) => { const seen = [];\n\
+                   setTimeout(() => seen.push(2), 20); setTimeout(() => { seen.push(3); done(seen); }, 40);\n\
+                   queueMicrotask(() => seen.push(1)); })",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": [1, 2, 3]}),
+        },
+        Case {
+            name: "console levels and formatting",
+            code: "export default () => { console.log('a', 1, {b: [2]}); console.info(null);\n\
+                   console.warn(true); console.error('e'); console.debug([1, 'x']); }",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": null, "logs": [
+                {"level": "log", "message": "a 1 {\"b\":[2]}"},
+                {"level": "info", "message": "null"},
+                {"level": "warn", "message": "true"},
+                {"level": "error", "message": "e"},
+                {"level": "debug", "message": "[1,\"x\"]"},
+            ]}),
+        },
+        Case {
+            name: "thrown error with its line",
+            code: "export default () => {\n  const x = 1;\n  throw new RangeError('too far ' + x);\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error",
+                "error": {"name": "RangeError", "message": "too far 1", "line": 3}}),
+        },
+        Case {
+            name: "rejected promise",
+            code: "export default async () => {\n  await null;\n  throw new TypeError('async nope');\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error",
+                "error": {"name": "TypeError", "message": "async nope", "line": 3}}),
+        },
+        Case {
+            name: "no default export",
+            code: "export const f = () => 1;",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error", "error": {"name": "ContractError"}}),
+        },
+        Case {
+            name: "default export is not a function",
+            code: "export default 42;",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error", "error": {"name": "ContractError"}}),
+        },
+        Case {
+            name: "BigInt output",
+            code: "export default () => 1n",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error", "error": {"name": "OutputError"}}),
+        },
+        Case {
+            name: "cyclic output",
+            code: "export default () => { const a = {}; a.self = a; return a; }",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error", "error": {"name": "OutputError"}}),
+        },
+        Case {
+            name: "output over the cap",
+            code: "export default () => 'x'.repeat(2 * 1024 * 1024)",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "output_limit", "error": {"name": "OutputLimit"}}),
+        },
+        Case {
+            name: "typescript with types",
+            code: "interface P { x: number; y: number }\n\
+                   export default (p: P): number => {\n  const d: number = Math.hypot(p.x, p.y);\n  return d;\n};",
+            language: "typescript",
+            input: json!({"x": 3, "y": 4}),
+            expect: json!({"status": "succeeded", "output": 5}),
+        },
+        Case {
+            name: "typescript error at the typescript line",
+            code: "type Id = number;\n\ninterface Q { id: Id }\nexport default (q: Q): Id => {\n  throw new Error(`no ${q.id}`);\n};",
+            language: "typescript",
+            input: json!({"id": 7}),
+            expect: json!({"status": "error",
+                "error": {"name": "Error", "message": "no 7", "line": 5}}),
+        },
+        Case {
+            name: "syntax error",
+            code: "export default () => {\n  return 1 +;\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error", "error": {"name": "SyntaxError", "line": 2}}),
+        },
+        Case {
+            name: "import is an error",
+            code: "import { x } from './elsewhere.js';\nexport default () => x;",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error"}),
+        },
+    ]
+}
+
+/// Every field of `expect` must be in `answer` with the same value (objects compared key by
+/// key, recursively; everything else exactly). Differences are collected in `failures`.
+fn differences(answer: &Value, expect: &Value, path: &str, failures: &mut Vec<String>) {
+    match expect {
+        Value::Object(fields) => {
+            for (key, want) in fields {
+                differences(&answer[key], want, &format!("{path}.{key}"), failures);
+            }
+        }
+        want if answer != want => failures.push(format!("{path}: {answer} instead of {want}")),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_tier_keeps_the_workload_contract() {
+    let mut failures = Vec::new();
+    for case in corpus() {
+        for tier in ["isolate", "wasm"] {
+            let extra = json!({"language": case.language, "input": case.input});
+            let answer = run_on(shared(), tier, case.code, extra).await;
+            assert_eq!(answer["backend"], tier);
+            let mut expect = case.expect.clone();
+            expect["backend"] = json!(tier);
+            if expect.get("logs").is_none() {
+                expect["logs"] = json!([]);
+            }
+            let mut found = Vec::new();
+            differences(&answer, &expect, "", &mut found);
+            let context = format!("{} on {tier}", case.name);
+            failures.extend(found.into_iter().map(|diff| format!("{context}: {diff}")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,201 @@
+//! The isolate tier's supervisor with real Deno host processes: a host killed mid-workload,
+//! a runaway workload's host killed right after its deadline, hosts recycled after K
+//! workloads, and no host left behind by a shutdown.
+//!
+//! Each test runs its own agent and counts the `deno` children of this test process, so the
+//! tests of this file take turns (`SERIAL`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestServer, run_on, serve_args};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+static SERIAL: Mutex<()> = Mutex::const_new(());
+
+/// An agent with `hosts` isolate hosts, `spares` spares, and `extra` flags.
+fn agent(dir: &std::path::Path, hosts: u32, spares: u32, extra: &[&str]) -> TestServer {
+    let (hosts, spares) = (hosts.to_string(), spares.to_string());
+    let mut flags = vec!["--isolate-hosts", &hosts, "--isolate-spares", &spares];
+    flags.extend_from_slice(extra);
+    TestServer::start(serve_args(dir, &flags))
+}
+
+/// Pids of the `deno` processes whose parent is this test process.
+fn deno_children() -> Vec<u32> {
+    let me = std::process::id();
+    let mut children = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc") {
+        let Ok(pid) = entry
+            .expect("/proc entry")
+            .file_name()
+            .to_string_lossy()
+            .parse::<u32>()
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may contain spaces, so split after the last ')'.
+        let Some((head, tail)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let ppid = tail
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if head.ends_with("(deno") && ppid == Some(me) {
+            children.push(pid);
+        }
+    }
+    children
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, tail)| tail.trim_start().starts_with('Z'))
+    })
+}
+
+/// Polls `condition` every 10 ms until it holds; panics after `limit`.
+async fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+async fn metric(server: &TestServer, name: &str) -> f64 {
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+}
+
+async fn trivial(server: &TestServer) -> Value {
+    let answer = run_on(server, "isolate", "export default () => 'ok'", json!({})).await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    answer
+}
+
+fn host_pid(answer: &Value) -> u32 {
+    let pid = answer["metadata"]["host_pid"].as_u64().expect("host_pid");
+    u32::try_from(pid).expect("a pid")
+}
+
+#[tokio::test]
+async fn a_host_killed_mid_workload_ends_it_as_backend_crashed_and_is_replaced() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = agent(dir.path(), 1, 0, &[]);
+    let pid = host_pid(&trivial(&server).await);
+
+    let url = server.url("/v1/workloads");
+    let body = json!({
+        "code": "export default () => new Promise((done) => setTimeout(done, 20000))",
+        "isolation": "isolate",
+        "timeout_ms": 30000,
+    });
+    let running = tokio::spawn(async move {
+        let response = reqwest::Client::new()
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        response.json::<Value>().await.unwrap()
+    });
+    let active = "vulcan_isolate_active_workers";
+    while metric(&server, active).await < 1.0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let killed = Instant::now();
+    // SAFETY: plain kill(2) on a pid that is our own child.
+    assert_eq!(unsafe { libc::kill(pid.cast_signed(), libc::SIGKILL) }, 0);
+    let answer = running.await.unwrap();
+    let ended_after = killed.elapsed();
+    assert_eq!(answer["status"], "backend_crashed", "{answer}");
+    assert!(
+        ended_after < Duration::from_secs(5),
+        "ended {ended_after:?} after the kill"
+    );
+    let next = trivial(&server).await;
+    assert_ne!(host_pid(&next), pid);
+    let crashed = "vulcan_isolate_host_retirements_total{reason=\"crashed\"}";
+    assert_eq!(metric(&server, crashed).await, 1.0);
+    server.stop();
+}
+
+#[tokio::test]
+async fn a_runaway_workloads_host_is_gone_right_after_the_deadline() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = agent(dir.path(), 1, 0, &[]);
+    let pid = host_pid(&trivial(&server).await);
+    let started = Instant::now();
+    let answer = run_on(
+        &server,
+        "isolate",
+        "export default () => { while (true) {} }",
+        json!({"timeout_ms": 300}),
+    )
+    .await;
+    assert_eq!(answer["status"], "timeout", "{answer}");
+    // The spinning thread cannot be stopped inside Deno: its whole host must go.
+    let gone = eventually(Duration::from_secs(5), "host still running", || !alive(pid)).await;
+    let after_deadline = started.elapsed().saturating_sub(Duration::from_millis(300));
+    eprintln!(
+        "host gone {after_deadline:?} after the deadline ({gone:?} after the answer, \
+         answered by the {})",
+        if answer["metadata"].is_null() {
+            "agent"
+        } else {
+            "host"
+        }
+    );
+    assert!(after_deadline < Duration::from_secs(5));
+    assert_ne!(host_pid(&trivial(&server).await), pid);
+    server.stop();
+}
+
+#[tokio::test]
+async fn hosts_are_recycled_after_k_workloads() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = agent(dir.path(), 1, 0, &["--isolate-recycle-after", "2"]);
+    let first = host_pid(&trivial(&server).await);
+    let second = host_pid(&trivial(&server).await);
+    let third = host_pid(&trivial(&server).await);
+    assert_eq!(first, second);
+    assert_ne!(second, third);
+    let recycled = "vulcan_isolate_host_retirements_total{reason=\"recycled\"}";
+    assert!(metric(&server, recycled).await >= 1.0);
+    server.stop();
+}
+
+#[tokio::test]
+async fn shutdown_leaves_no_deno_process() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = agent(dir.path(), 2, 1, &[]);
+    trivial(&server).await;
+    let hosts = deno_children();
+    assert_eq!(hosts.len(), 3, "{hosts:?}");
+    server.stop();
+    for pid in hosts {
+        assert!(!alive(pid), "host {pid} outlived the agent");
+    }
+    assert!(deno_children().is_empty());
+}
