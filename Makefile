@@ -20,3 +20,4 @@ lint: setup
 
 bench: setup
 	cargo bench --bench wasm
+	cargo bench --bench isolate

@@ -2,13 +2,15 @@
 //! at concurrency 2, and the overhead of fuel and epoch metering on fib(25).
 //! Prints a Markdown table; BENCHMARKS.md records the figures with the machine they came from.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use clap::Parser;
+use common::{THROUGHPUT_WINDOW, latency_row, throughput};
 use serde_json::value::RawValue;
 use vulcan::backend::wasm::{WasmBackend, WasmConfig};
-use vulcan::backend::{Backend, Language, LimitRange, Limits, Status, Workload};
+use vulcan::backend::{Backend, Language, LimitRange, Limits, Workload};
 use vulcan::config::Cli;
 
 const TRIVIAL: &str = "export default (input) => input.a + input.b;";
@@ -16,7 +18,6 @@ const FIB: &str =
     "const fib = (n) => n < 2 ? n : fib(n - 1) + fib(n - 2);\nexport default () => fib(25);";
 const LATENCY_RUNS: usize = 3_000;
 const FIB_RUNS: usize = 15;
-const THROUGHPUT_WINDOW: Duration = Duration::from_secs(5);
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
@@ -87,12 +88,12 @@ fn main() -> anyhow::Result<()> {
             LATENCY_RUNS,
             || {
                 let request = client.post(&url).json(&body);
-                async move { http_status(request).await }
+                async move { common::http_status(request).await }
             },
         )
         .await?;
 
-        let done = throughput(&client, &url, &body, 2).await?;
+        let done = throughput(&client, &url, &body, 2, THROUGHPUT_WINDOW).await?;
         println!();
         println!(
             "Throughput, HTTP end to end, trivial, concurrency 2: {:.0} workloads/s over {} s",
@@ -143,72 +144,4 @@ fn workload(code: &str, input: &str) -> Workload {
             max_log_lines: 1000,
         },
     }
-}
-
-async fn http_status(request: reqwest::RequestBuilder) -> vulcan::error::Result<Status> {
-    let answer: serde_json::Value = request
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("JSON");
-    Ok(Status::parse(answer["status"].as_str().unwrap_or("")).unwrap_or(Status::Error))
-}
-
-/// Runs `run` `runs` times in a row (after a short warm-up) and prints a row; returns p50 ms.
-async fn latency_row<F, Fut>(name: &str, runs: usize, run: F) -> anyhow::Result<f64>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = vulcan::error::Result<Status>>,
-{
-    for _ in 0..runs.min(50) {
-        run().await?;
-    }
-    let mut samples = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        let status = run().await?;
-        samples.push(started.elapsed().as_secs_f64() * 1000.0);
-        anyhow::ensure!(
-            status == Status::Succeeded,
-            "{name}: workload ended {status:?}"
-        );
-    }
-    samples.sort_by(f64::total_cmp);
-    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
-    println!(
-        "| {name} | {runs} | {:.3} ms | {:.3} ms | {mean:.3} ms |",
-        pick(0.5),
-        pick(0.99)
-    );
-    Ok(pick(0.5))
-}
-
-async fn throughput(
-    client: &reqwest::Client,
-    url: &str,
-    body: &serde_json::Value,
-    concurrency: usize,
-) -> anyhow::Result<u64> {
-    let deadline = Instant::now() + THROUGHPUT_WINDOW;
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut done = 0u64;
-            while Instant::now() < deadline {
-                if http_status(client.post(&url).json(&body)).await? == Status::Succeeded {
-                    done += 1;
-                }
-            }
-            Ok::<u64, vulcan::error::Error>(done)
-        }));
-    }
-    let mut total = 0;
-    for task in tasks {
-        total += task.await??;
-    }
-    Ok(total)
 }

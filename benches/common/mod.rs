@@ -1,0 +1,82 @@
+//! Helpers shared by the benchmarks: timing rows, throughput, HTTP status of an answer.
+
+#![allow(
+    dead_code,
+    reason = "each benchmark uses a different subset of the helpers"
+)]
+
+use std::time::{Duration, Instant};
+
+use vulcan::backend::Status;
+
+pub const THROUGHPUT_WINDOW: Duration = Duration::from_secs(5);
+
+pub async fn http_status(request: reqwest::RequestBuilder) -> vulcan::error::Result<Status> {
+    let answer: serde_json::Value = request
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("JSON");
+    Ok(Status::parse(answer["status"].as_str().unwrap_or("")).unwrap_or(Status::Error))
+}
+
+/// Runs `run` `runs` times in a row (after a short warm-up) and prints a row; returns p50 ms.
+pub async fn latency_row<F, Fut>(name: &str, runs: usize, run: F) -> anyhow::Result<f64>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = vulcan::error::Result<Status>>,
+{
+    for _ in 0..runs.min(50) {
+        run().await?;
+    }
+    let mut samples = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let status = run().await?;
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+        anyhow::ensure!(
+            status == Status::Succeeded,
+            "{name}: workload ended {status:?}"
+        );
+    }
+    samples.sort_by(f64::total_cmp);
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+    println!(
+        "| {name} | {runs} | {:.3} ms | {:.3} ms | {mean:.3} ms |",
+        pick(0.5),
+        pick(0.99)
+    );
+    Ok(pick(0.5))
+}
+
+/// Succeeded workloads in `window` with `concurrency` clients sending back to back.
+pub async fn throughput(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    concurrency: usize,
+    window: Duration,
+) -> anyhow::Result<u64> {
+    let deadline = Instant::now() + window;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                if http_status(client.post(&url).json(&body)).await? == Status::Succeeded {
+                    done += 1;
+                }
+            }
+            Ok::<u64, vulcan::error::Error>(done)
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total)
+}
