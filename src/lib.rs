@@ -4,8 +4,9 @@
 //! # Layout
 //! - [`config`]: command-line and environment configuration (`VULCAN_*`).
 //! - [`error`]: the crate's error type; a workload's failure is a `Status`, not an error.
-//! - [`backend`]: the `Backend` trait and the types that cross it; [`backend::wasm`] is the
-//!   QuickJS-in-wasmtime tier.
+//! - [`backend`]: the `Backend` trait and the types that cross it; [`backend::isolate`] is
+//!   the V8-isolates-in-supervised-Deno-hosts tier, [`backend::wasm`] the QuickJS-in-wasmtime
+//!   tier.
 //! - [`typescript`]: type stripping for tiers without a TypeScript front end.
 //! - [`router`]: the routing policy, a pure function.
 //! - [`admission`]: the bound on workloads in flight (429 past it).
