@@ -1,6 +1,6 @@
 //! The isolate tier's supervisor with real Deno host processes: a host killed mid-workload,
 //! a runaway workload's host killed right after its deadline, hosts recycled after K
-//! workloads, and no host left behind by a shutdown.
+//! workloads, no host left behind by a shutdown, and a host that cannot start.
 //!
 //! Each test runs its own agent and counts the `deno` children of this test process, so the
 //! tests of this file take turns (`SERIAL`).
@@ -198,4 +198,40 @@ async fn shutdown_leaves_no_deno_process() {
         assert!(!alive(pid), "host {pid} outlived the agent");
     }
     assert!(deno_children().is_empty());
+}
+
+#[tokio::test]
+async fn a_host_that_cannot_start_makes_the_tier_unhealthy_with_its_stderr() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A host program whose "Deno" complains and exits, as a broken install would.
+    let host_dir = dir.path().join("isolate-host");
+    let deno = host_dir.join("node_modules/@deno/linux-x64-glibc/deno");
+    std::fs::create_dir_all(deno.parent().unwrap()).unwrap();
+    std::fs::write(&deno, "#!/bin/sh\necho 'error: broken deno' >&2\nexit 3\n").unwrap();
+    std::fs::set_permissions(&deno, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let host_dir = host_dir.display().to_string();
+    let server = agent(dir.path(), 1, 0, &["--isolate-host-dir", &host_dir]);
+
+    let backends: Value = reqwest::get(server.url("/v1/backends"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let isolate = &backends["backends"][0];
+    assert_eq!(isolate["kind"], "isolate");
+    assert_eq!(isolate["available"], false, "{isolate}");
+    let detail = isolate["health"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("error: broken deno") && detail.contains("exit status: 3"),
+        "{detail}"
+    );
+    let failed = "vulcan_isolate_host_starts_total{result=\"failed\"}";
+    assert!(metric(&server, failed).await >= 1.0);
+    // `auto` still serves, on wasm.
+    let (status, answer) = common::submit(&server, json!({"code": "export default () => 1"})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["backend"], "wasm");
+    server.stop();
 }
