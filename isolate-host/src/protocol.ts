@@ -100,7 +100,12 @@ export interface StopMessage {
   type: "stop";
 }
 
-export type HostMessage = RunMessage | StopMessage;
+/** Sent once a worker is created: its first message warms the message path up. */
+export interface PingMessage {
+  type: "ping";
+}
+
+export type HostMessage = RunMessage | StopMessage | PingMessage;
 
 // --- worker → host ---------------------------------------------------------------------------
 

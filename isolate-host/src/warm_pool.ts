@@ -13,6 +13,7 @@
  * worker inherits the host's permissions as they are at its creation.
  */
 import { Worker } from "node:worker_threads";
+import type { PingMessage } from "./protocol.ts";
 
 /** A never-used worker, handed to one workload. */
 export interface Lease {
@@ -77,6 +78,7 @@ export class WarmPool {
     // An 'error' event with no listener would throw in the host. The workload's own listener
     // (src/workload.ts) reports errors; this one only keeps a late or idle one harmless.
     worker.on("error", () => {});
+    worker.postMessage({ type: "ping" } satisfies PingMessage);
     return worker;
   }
 }

@@ -2,7 +2,7 @@
  * The entry of every workload worker (a `node:worker_threads` worker made by the host's warm
  * pool; it holds no permissions because the host revoked all of its own before creating it).
  *
- * On start it seals the global scope (`seal.ts`) and waits. It runs exactly one `run` message:
+ * On start it seals the global scope (`seal.ts`), warms up (`warm_up.ts`) and waits. It runs exactly one `run` message:
  * installs the capped console, runs the workload, and posts one `result`. Kept log lines are
  * posted as they happen. An exception thrown later by a timer, or a rejection nobody handled,
  * fails the workload the same way a thrown one does; the heap limit reached in a promise job
@@ -17,6 +17,7 @@ import { watchHeapLimit } from "./heap_watch.ts";
 import { LogBudget } from "./log_budget.ts";
 import { failed, type Outcome, runWorkload, workloadModule } from "./run.ts";
 import { seal } from "./seal.ts";
+import { warmUp } from "./warm_up.ts";
 
 if (!parentPort) throw new Error("worker/main.ts runs only as a node:worker_threads worker");
 // Captured before any workload code runs, so a workload that replaces them breaks only itself.
@@ -28,13 +29,15 @@ const addEventListenerBuiltin = addEventListener;
 
 seal();
 
+// A run that arrives while the worker still warms up waits for the warm-up to finish.
+const warm = warmUp().catch(() => {});
 let started = false;
 port.on("message", (message: HostMessage) => {
   if (message.type === "stop") exit(0);
   if (message.type === "run" && !started) {
     started = true;
     // Out of the message listener: V8 reaching the heap limit inside it freezes the worker.
-    setImmediateBuiltin(() => start(message));
+    warm.then(() => setImmediateBuiltin(() => start(message)));
   }
 });
 
