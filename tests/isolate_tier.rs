@@ -250,3 +250,21 @@ async fn auto_sends_javascript_to_the_isolate_tier_and_fuel_to_wasm() {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["backend"], "wasm", "{answer}");
 }
+
+#[tokio::test]
+async fn isolate_smallest_heap_is_eight_mib() {
+    // Below 8 MiB V8 cannot start a worker at all (it aborts its host), so it is refused.
+    let (status, answer) = common::submit(
+        shared(),
+        json!({"code": "export default () => 1", "isolation": "isolate", "memory_mb": 4}),
+    )
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_request");
+    let answer = run_isolate("export default () => 'small'", json!({"memory_mb": 8})).await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    let bomb = "export default () => { const a = []; for (;;) a.push(new Array(1e4).fill(1)); }";
+    let answer = run_isolate(bomb, json!({"memory_mb": 8})).await;
+    assert_eq!(answer["status"], "memory_limit", "{answer}");
+    assert_isolate_still_healthy().await;
+}

@@ -60,6 +60,11 @@ pub const DEADLINE_GRACE: Duration = Duration::from_millis(75);
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
 /// How long after a broken connection the host's exit is awaited, to tell why it died.
 const EXIT_WAIT: Duration = Duration::from_millis(500);
+/// The smallest worker heap: with 4 MiB or less V8 cannot even start the worker, and aborts
+/// the whole host ("GC during deserialization"); 6 MiB was the smallest that worked here.
+pub const MIN_HEAP_MB: u64 = 8;
+/// What V8 prints when it aborts a process out of heap (a worker whose limit could not hold).
+const V8_OUT_OF_MEMORY: &str = "Fatal JavaScript out of memory";
 
 #[derive(Clone, Debug)]
 pub struct IsolateConfig {
@@ -86,7 +91,11 @@ pub struct IsolateBackend {
 impl IsolateBackend {
     /// Starts the hosts. Never fails: a tier that cannot start is reported unhealthy, with
     /// the reason, and the agent serves the other tiers.
-    pub async fn start(config: IsolateConfig, registry: &Registry) -> IsolateBackend {
+    pub async fn start(mut config: IsolateConfig, registry: &Registry) -> IsolateBackend {
+        let heap = &mut config.memory_mb;
+        heap.min = heap.min.max(MIN_HEAP_MB);
+        heap.default = heap.default.max(heap.min);
+        heap.max = heap.max.max(heap.default);
         let metrics = IsolateMetrics::new(registry);
         // Unique per backend, also when tests start several agents in one process.
         static INSTANCES: AtomicU64 = AtomicU64::new(0);
@@ -207,14 +216,16 @@ impl IsolateBackend {
                 "the isolate host refused the workload ({status}): {}",
                 String::from_utf8_lossy(&body[..body.len().min(512)])
             )),
-            Ok(Err(err)) => self.died(host, &err, started).await,
+            Ok(Err(err)) => self.died(host, workload, &err, started).await,
         }
     }
 
-    /// The connection broke: the host died. `memory_limit` if its cgroup OOM-killed it.
+    /// The connection broke: the host died. `memory_limit` if its cgroup OOM-killed it or V8
+    /// aborted it out of heap.
     async fn died(
         &self,
         host: &Host,
+        workload: &Workload,
         err: &std::io::Error,
         started: Instant,
     ) -> (Outcome, Verdict) {
@@ -232,6 +243,17 @@ impl IsolateBackend {
                         "the isolate host's memory cap of {} MiB was reached (heap and off-heap \
                          memory such as ArrayBuffers and WebAssembly memories)",
                         self.config.host_memory_mb
+                    ),
+                ),
+            ),
+            Some(_) if host.stderr_tail().contains(V8_OUT_OF_MEMORY) => (
+                Status::MemoryLimit,
+                WorkloadError::new(
+                    "MemoryLimit",
+                    format!(
+                        "memory limit of {} MiB reached: V8 ran out of heap and aborted the \
+                         isolate host",
+                        workload.limits.memory_mb
                     ),
                 ),
             ),
