@@ -235,3 +235,30 @@ async fn a_host_that_cannot_start_makes_the_tier_unhealthy_with_its_stderr() {
     assert_eq!(answer["backend"], "wasm");
     server.stop();
 }
+
+#[tokio::test]
+async fn one_host_runs_m_workloads_at_once() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = agent(dir.path(), 1, 0, &["--isolate-workers-per-host", "2"]);
+    let code = "import { threadId } from 'node:worker_threads';\n\
+                export default () => new Promise((done) => setTimeout(() => done(threadId), 1000))";
+    let started = Instant::now();
+    let (first, second) = tokio::join!(
+        run_on(&server, "isolate", code, json!({})),
+        run_on(&server, "isolate", code, json!({})),
+    );
+    // One after the other they would take at least 2 s.
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+    for answer in [&first, &second] {
+        assert_eq!(answer["status"], "succeeded", "{answer}");
+    }
+    // Both ran in the one host, each in a worker of its own.
+    assert_ne!(first["output"], second["output"]);
+    assert_eq!(host_pid(&first), host_pid(&second));
+    server.stop();
+}
