@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::{http_status, latency_row, throughput};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use vulcan::backend::Status;
+use vulcan::backend::{BackendKind, Language, Limits, Status, Workload};
 use vulcan::config::Cli;
 
 const TRIVIAL: &str = "export default (input) => input.a + input.b;";
@@ -37,6 +38,10 @@ fn main() -> anyhow::Result<()> {
         .serve;
         let hosts = args.isolate.hosts();
         let state = vulcan::server::build_state(&args).await?;
+        let backend = state
+            .backend(BackendKind::Isolate)
+            .expect("the isolate tier")
+            .clone();
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let url = format!("http://{}/v1/workloads", listener.local_addr()?);
         tokio::spawn(vulcan::server::serve(
@@ -53,6 +58,33 @@ fn main() -> anyhow::Result<()> {
         println!();
         println!("| measurement | runs | p50 | p99 | mean |");
         println!("|---|---|---|---|---|");
+        let mut direct = Vec::new();
+        for _ in 0..GAP_RUNS {
+            tokio::time::sleep(GAP).await;
+            let workload = Workload {
+                code: TRIVIAL.into(),
+                language: Language::Javascript,
+                input: RawValue::from_string(r#"{"a":1,"b":2}"#.into())?,
+                limits: Limits {
+                    timeout_ms: 2_000,
+                    memory_mb: 64,
+                    fuel: None,
+                    max_output_bytes: 1 << 20,
+                    max_log_bytes: 64 << 10,
+                    max_log_lines: 1000,
+                },
+            };
+            let started = Instant::now();
+            let outcome = backend.execute(workload).await?;
+            direct.push(started.elapsed().as_secs_f64() * 1000.0);
+            anyhow::ensure!(outcome.status == Status::Succeeded, "{outcome:?}");
+        }
+        direct.sort_by(f64::total_cmp);
+        println!(
+            "| isolate backend (`Backend::execute`), trivial, gaps of 150 ms | {GAP_RUNS} | {:.3} ms | {:.3} ms | |",
+            direct[direct.len() / 2],
+            direct[(direct.len() - 1) * 99 / 100]
+        );
         let inside = gapped_row("HTTP end to end, trivial, gaps of 150 ms", &client, &url, &trivial).await?;
         gapped_row("HTTP end to end, TypeScript trivial, gaps of 150 ms", &client, &url, &typescript)
             .await?;
