@@ -186,11 +186,16 @@ async fn hosts_are_recycled_after_k_workloads() {
 }
 
 #[tokio::test]
-async fn shutdown_leaves_no_deno_process() {
+async fn shutdown_leaves_no_deno_process_and_start_sweeps_what_dead_agents_left() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
+    // What an agent killed before it could clean up leaves behind (its pid cannot exist).
+    let stale = std::env::temp_dir().join("vulcan-4000000000-0");
+    std::fs::create_dir_all(stale.join("host-1")).unwrap();
+    std::fs::write(stale.join("host-1/left-over"), "x").unwrap();
     let server = agent(dir.path(), 2, 1, &[]);
     trivial(&server).await;
+    assert!(!stale.exists(), "{} was not swept", stale.display());
     let hosts = deno_children();
     assert_eq!(hosts.len(), 3, "{hosts:?}");
     server.stop();

@@ -160,7 +160,10 @@ fn v1_layout(membership: &str, tag: &str) -> Result<Layout, String> {
             .join(controller)
             .join(path.trim_start_matches('/')))
     };
-    let (memory, pids) = (own("memory")?.join(tag), own("pids")?.join(tag));
+    let (memory, pids) = (own("memory")?, own("pids")?);
+    sweep_stale(&memory);
+    sweep_stale(&pids);
+    let (memory, pids) = (memory.join(tag), pids.join(tag));
     create_dir(&memory).map_err(|err| format!("cgroup v1: {}: {err}", memory.display()))?;
     if let Err(err) = create_dir(&pids) {
         let _ = fs::remove_dir(&memory);
@@ -184,7 +187,9 @@ fn v2_layout(membership: &str, tag: &str) -> Result<Layout, String> {
             offered.contains(&"memory") && offered.contains(&"pids")
         })
         .ok_or("no cgroup v2 hierarchy offers the memory and pids controllers")?;
-    let dir = mount.join(own.trim_start_matches('/')).join(tag);
+    let parent = mount.join(own.trim_start_matches('/'));
+    sweep_stale(&parent);
+    let dir = parent.join(tag);
     create_dir(&dir).map_err(|err| format!("cgroup v2: {}: {err}", dir.display()))?;
     if let Err(err) = fs::write(dir.join("cgroup.subtree_control"), "+memory +pids") {
         let _ = fs::remove_dir(&dir);
@@ -194,6 +199,27 @@ fn v2_layout(membership: &str, tag: &str) -> Result<Layout, String> {
         ));
     }
     Ok(Layout::V2 { dir })
+}
+
+/// Removes the cgroups that agents which are gone left in `parent` (an agent that was killed,
+/// or never shut down, cannot remove its own). Their processes are gone too, so they are empty.
+fn sweep_stale(parent: &Path) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !super::is_stale(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let dir = entry.path();
+        let hosts = fs::read_dir(&dir).into_iter().flatten().flatten();
+        for host in hosts.filter(|host| host.path().is_dir()) {
+            let _ = fs::remove_dir(host.path());
+        }
+        if fs::remove_dir(&dir).is_ok() {
+            tracing::info!(dir = %dir.display(), "removed the cgroups of an agent that is gone");
+        }
+    }
 }
 
 fn create_dir(dir: &Path) -> io::Result<()> {

@@ -115,6 +115,7 @@ impl IsolateBackend {
         if let Ok(cgroups) = &cgroups {
             tracing::info!("isolate tier: host caps by {}", cgroups.describe());
         }
+        sweep_stale_run_dirs();
         let run_dir = std::env::temp_dir().join(&tag);
         let launcher = Self::launcher(&config, cgroups.ok(), run_dir);
         let (pool, broken) = match launcher {
@@ -276,6 +277,30 @@ impl IsolateBackend {
     }
 }
 
+/// Whether `name` is an instance tag (`vulcan-<pid>-<n>`) of an agent process that is gone.
+fn is_stale(name: &str) -> bool {
+    let Some(pid) = name
+        .strip_prefix("vulcan-")
+        .and_then(|rest| rest.split_once('-'))
+        .and_then(|(pid, _)| pid.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the private directories that agents which are gone left in `$TMPDIR`.
+fn sweep_stale_run_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if is_stale(&entry.file_name().to_string_lossy()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 fn ms(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
 }
@@ -341,5 +366,20 @@ impl Backend for IsolateBackend {
         if let Some(pool) = &self.pool {
             pool.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_stale;
+
+    #[test]
+    fn only_tags_of_agents_that_are_gone_are_stale() {
+        // pid_max is at most 2^22 on Linux: this pid cannot exist.
+        assert!(is_stale("vulcan-4000000000-0"));
+        assert!(!is_stale(&format!("vulcan-{}-0", std::process::id())));
+        assert!(!is_stale("vulcan-1-3"), "pid 1 is alive");
+        assert!(!is_stale("vulcan-cache"));
+        assert!(!is_stale("other-4000000000-0"));
     }
 }
