@@ -7,12 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use common::{http_status, latency_row, throughput};
+use common::{http_status, latency_row, start_agent, throughput};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use vulcan::backend::{BackendKind, Language, Limits, Status, Workload};
-use vulcan::config::Cli;
 
 const TRIVIAL: &str = "export default (input) => input.a + input.b;";
 const TRIVIAL_TS: &str = "interface In { a: number; b: number }\nexport default (input: In): number => input.a + input.b;";
@@ -25,30 +23,14 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let data = tempfile::tempdir()?;
-        let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cache");
-        let args = Cli::try_parse_from([
-            "vulcan",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            &data.path().display().to_string(),
-            "--cache-dir",
-            &cache.display().to_string(),
-        ])?
-        .serve;
-        let hosts = args.isolate.hosts();
-        let state = vulcan::server::build_state(&args).await?;
-        let backend = state
+        let agent = start_agent(data.path()).await?;
+        let hosts = agent.args.isolate.hosts();
+        let backend = agent
+            .state
             .backend(BackendKind::Isolate)
             .expect("the isolate tier")
             .clone();
-        let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        let url = format!("http://{}/v1/workloads", listener.local_addr()?);
-        tokio::spawn(vulcan::server::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
+        let url = agent.url;
         let client = reqwest::Client::new();
         let trivial = json!({"code": TRIVIAL, "input": {"a": 1, "b": 2}, "isolation": "isolate"});
         let typescript = json!({"code": TRIVIAL_TS, "language": "typescript",

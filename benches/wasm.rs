@@ -6,12 +6,10 @@ mod common;
 
 use std::sync::Arc;
 
-use clap::Parser;
-use common::{THROUGHPUT_WINDOW, latency_row, throughput};
+use common::{THROUGHPUT_WINDOW, cache_dir, latency_row, start_agent, throughput};
 use serde_json::value::RawValue;
 use vulcan::backend::wasm::{WasmBackend, WasmConfig};
 use vulcan::backend::{Backend, Language, LimitRange, Limits, Workload};
-use vulcan::config::Cli;
 
 const TRIVIAL: &str = "export default (input) => input.a + input.b;";
 const FIB: &str =
@@ -23,7 +21,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let data = tempfile::tempdir()?;
-        let cache = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cache");
+        let cache = cache_dir();
         println!("| measurement | runs | p50 | p99 | mean |");
         println!("|---|---|---|---|---|");
 
@@ -62,24 +60,7 @@ fn main() -> anyhow::Result<()> {
         })
         .await?;
 
-        let args = Cli::try_parse_from([
-            "vulcan",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            &data.path().display().to_string(),
-            "--cache-dir",
-            &cache.display().to_string(),
-        ])?
-        .serve;
-        let state = vulcan::server::build_state(&args).await?;
-        let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        let url = format!("http://{}/v1/workloads", listener.local_addr()?);
-        tokio::spawn(vulcan::server::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
+        let url = start_agent(data.path()).await?.url;
         let client = reqwest::Client::new();
         let body =
             serde_json::json!({"code": TRIVIAL, "input": {"a": 1, "b": 2}, "isolation": "wasm"});

@@ -5,11 +5,51 @@
     reason = "each benchmark uses a different subset of the helpers"
 )]
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+use vulcan::api::AppState;
 use vulcan::backend::Status;
+use vulcan::config::{Cli, ServeArgs};
 
 pub const THROUGHPUT_WINDOW: Duration = Duration::from_secs(5);
+
+/// The compiled wasm guest, cached across bench runs.
+pub fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cache")
+}
+
+/// An agent serving on a loopback port with its history in `data`, as `vulcan` would run
+/// with its defaults (and the `VULCAN_*` variables of the environment).
+pub struct Agent {
+    pub args: ServeArgs,
+    pub state: AppState,
+    /// `POST` workloads here.
+    pub url: String,
+}
+
+pub async fn start_agent(data: &Path) -> anyhow::Result<Agent> {
+    let args = Cli::try_parse_from([
+        "vulcan",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data.display().to_string(),
+        "--cache-dir",
+        &cache_dir().display().to_string(),
+    ])?
+    .serve;
+    let state = vulcan::server::build_state(&args).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let url = format!("http://{}/v1/workloads", listener.local_addr()?);
+    tokio::spawn(vulcan::server::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    Ok(Agent { args, state, url })
+}
 
 pub async fn http_status(request: reqwest::RequestBuilder) -> vulcan::error::Result<Status> {
     let answer: serde_json::Value = request
