@@ -9,6 +9,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use sha2::{Digest, Sha256};
@@ -63,7 +64,11 @@ fn cache_path(engine: &Engine, cache_dir: &Path) -> PathBuf {
 
 fn store_in_cache(module: &Module, cache_dir: &Path, path: &Path) -> Result<()> {
     create_private_dir(cache_dir)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per write: several agents (or several servers in one test process) may build
+    // the same module at once, and each must rename its own complete file into place.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, module.serialize()?)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
@@ -141,5 +146,30 @@ impl InstanceState for SyncInstance<'_> {
             .get_memory(&mut *self.store, name)
             .expect("wizer asks only for memories it exported");
         contents(memory.data(&*self.store))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_stores_of_the_same_module_all_succeed() {
+        let engine = Engine::default();
+        // The smallest valid module: magic number and version.
+        let module = Module::new(&engine, b"\0asm\x01\0\0\0").expect("empty module");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("guest.cwasm");
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..50 {
+                        store_in_cache(&module, dir.path(), &path).expect("store");
+                    }
+                });
+            }
+        });
+        // SAFETY: written by `store_in_cache` from this engine just above.
+        unsafe { Module::deserialize_file(&engine, &path) }.expect("a complete module");
     }
 }
