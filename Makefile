@@ -7,16 +7,19 @@ setup:
 run: setup
 	cargo run --release -- serve
 
-test: setup
+test:
+	@scripts/setup.sh test
 	cargo test
 	cd engine-wasm && cargo test --release --target x86_64-unknown-linux-gnu
 	cd isolate-host && npm test
+	cd web && npm test
 
 lint: setup
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cd engine-wasm && cargo fmt --check && cargo clippy --release -- -D warnings
 	cd isolate-host && npm run lint
+	cd web && npm run check
 
 bench: setup
 	cargo bench --bench wasm

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing Vulcan needs on a fresh Debian 12 machine, and nothing
-# that is already there: Debian packages, the wasm32-wasip1 Rust target, the pinned Deno.
+# that is already there: Debian packages, the wasm32-wasip1 Rust target, the pinned Deno,
+# the web page's packages, and the built page. `setup.sh test` also installs the browser
+# the page's tests drive (Debian's chromium).
 set -euo pipefail
 
 apt_packages=(clang lld llvm wasi-libc prometheus)
+if [[ ${1:-} == test ]]; then
+  apt_packages+=(chromium)
+fi
 
 missing=()
 for package in "${apt_packages[@]}"; do
@@ -27,4 +32,17 @@ host=isolate-host
 if [[ ! -x $host/node_modules/@deno/linux-x64-glibc/deno || $host/package-lock.json -nt $host/node_modules/.package-lock.json ]]; then
   echo "setup: installing the pinned Deno (npm ci in $host/)"
   (cd "$host" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The web page: packages pinned by web/package-lock.json, built into web/dist when any of
+# its sources is newer than the last build.
+web=web
+if [[ ! -d $web/node_modules || $web/package-lock.json -nt $web/node_modules/.package-lock.json ]]; then
+  echo "setup: installing the web page's packages (npm ci in $web/)"
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+if [[ ! -f $web/dist/index.html ]] ||
+  [[ -n $(find "$web/src" "$web/index.html" "$web/vite.config.ts" "$web/package-lock.json" -newer "$web/dist/index.html" -print -quit) ]]; then
+  echo "setup: building the web page (npm run build in $web/)"
+  (cd "$web" && npm run --silent build -- --logLevel warn)
 fi

@@ -55,6 +55,13 @@ pub struct ServeArgs {
     /// Workloads kept in the history; older ones are deleted.
     #[arg(long, env = "VULCAN_HISTORY_MAX_RECORDS", default_value_t = 100_000)]
     pub history_max_records: u64,
+    /// The built web page served at `/` (`npm run build` in `web/` writes it).
+    #[arg(
+        long,
+        env = "VULCAN_WEB_DIR",
+        default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/web/dist")
+    )]
+    pub web_dir: PathBuf,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

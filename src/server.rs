@@ -42,6 +42,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         admission: Admission::new(args.max_in_flight),
         policy: args.policy,
         limits: Arc::new(args.limits.clone()),
+        web_dir: args.web_dir.as_path().into(),
     })
 }
 

@@ -9,6 +9,7 @@ mod state;
 mod system;
 #[cfg(test)]
 mod tests;
+mod web;
 mod workloads;
 
 use axum::extract::DefaultBodyLimit;
@@ -53,6 +54,8 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     router
         .route("/openapi.json", get(move || async move { Json(spec) }))
+        .route("/", get(web::index))
+        .route("/assets/{name}", get(web::asset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes()))

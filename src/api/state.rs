@@ -1,5 +1,6 @@
 //! What every handler can reach: the tiers, the history, metrics, admission and settings.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::admission::Admission;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub admission: Arc<Admission>,
     pub policy: Policy,
     pub limits: Arc<LimitArgs>,
+    /// The built web page served at `/`.
+    pub web_dir: Arc<Path>,
 }
 
 impl AppState {

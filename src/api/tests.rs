@@ -87,6 +87,7 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
         admission: Admission::new(max_in_flight),
         policy: Policy::IsolateFirst,
         limits: Arc::new(limits),
+        web_dir: dir.join("web").into(),
     }
 }
 
@@ -214,4 +215,39 @@ async fn a_failed_history_write_still_answers_and_says_so() {
             .render()
             .contains("vulcan_history_write_errors_total 1")
     );
+}
+
+#[tokio::test]
+async fn web_page_is_503_until_built_then_served_with_its_assets() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    let (status, body) = call(&state, "GET", "/", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"]["code"], "web_not_built");
+
+    std::fs::create_dir_all(dir.path().join("web/assets")).unwrap();
+    std::fs::write(dir.path().join("web/index.html"), "<!doctype html>").unwrap();
+    std::fs::write(dir.path().join("web/assets/app-1.js"), "export {}").unwrap();
+    std::fs::write(dir.path().join("secret"), "no").unwrap();
+    let get = |uri: &str| {
+        let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+        router(state.clone()).oneshot(request)
+    };
+    let page = get("/").await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers().contains_key("content-security-policy"));
+    let script = get("/assets/app-1.js").await.unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert_eq!(
+        script.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    for outside in [
+        "/assets/..%2F..%2Fsecret",
+        "/assets/../secret",
+        "/assets/missing.js",
+    ] {
+        let response = get(outside).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{outside}");
+    }
 }

@@ -1,0 +1,169 @@
+// The Vulcan HTTP API as the page uses it: typed requests and responses, and one error
+// type that always carries a readable message.
+
+export type Tier = "isolate" | "wasm";
+export type Isolation = "auto" | Tier;
+export type Language = "javascript" | "typescript";
+export type Status =
+  | "succeeded"
+  | "error"
+  | "timeout"
+  | "memory_limit"
+  | "fuel_exhausted"
+  | "output_limit"
+  | "backend_crashed"
+  | "rejected";
+
+export interface LimitRange {
+  min: number;
+  default: number;
+  max: number;
+}
+
+export interface Capabilities {
+  languages: Language[];
+  meters_fuel: boolean;
+  timeout_ms: LimitRange;
+  memory_mb: LimitRange;
+  fuel_max?: number;
+}
+
+export interface BackendInfo {
+  kind: Tier;
+  available: boolean;
+  health: { healthy: boolean; detail: string };
+  capabilities: Capabilities | null;
+}
+
+export interface Backends {
+  policy: string;
+  backends: BackendInfo[];
+}
+
+export interface Route {
+  backend: Tier;
+  reason: string;
+}
+
+export interface WorkloadRequest {
+  code: string;
+  language: Language;
+  input: unknown;
+  isolation: Isolation;
+  timeout_ms?: number;
+  memory_mb?: number;
+  fuel?: number;
+}
+
+export interface IsolateMetadata {
+  tier: "isolate";
+  worker_create_ms: number;
+  warm_age_ms: number;
+  heap_used_bytes: number;
+  heap_total_bytes: number;
+  external_bytes: number;
+  host_id: number;
+  host_pid: number;
+}
+
+export interface WasmMetadata {
+  tier: "wasm";
+  instantiate_ms: number;
+  fuel_consumed: number;
+  memory_peak_bytes: number;
+}
+
+export interface WorkloadError {
+  name: string;
+  message: string;
+  line?: number;
+  column?: number;
+  stack?: string;
+}
+
+export interface WorkloadRecord {
+  id: string;
+  created_at_ms: number;
+  status: Status;
+  backend: Tier;
+  route_reason: string;
+  isolation: Isolation;
+  language: Language;
+  limits: { timeout_ms: number; memory_mb: number; fuel?: number | null };
+  output?: unknown;
+  error?: WorkloadError | null;
+  logs: { level: string; message: string }[];
+  logs_truncated: boolean;
+  duration_ms: number;
+  metadata?: IsolateMetadata | WasmMetadata | null;
+  code: string;
+  input: unknown;
+  recorded: boolean;
+}
+
+export interface WorkloadSummary {
+  id: string;
+  created_at_ms: number;
+  status: Status;
+  backend: Tier;
+  language: Language;
+  duration_ms: number;
+  code_preview: string;
+}
+
+/** A failed request: the API's `{error: {code, message}}`, or what went wrong on the way. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "unreachable", `Vulcan is not reachable (${String(err)})`);
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ApiError(
+      response.status,
+      "bad_response",
+      `HTTP ${response.status}: the answer is not JSON (${text.slice(0, 120)})`,
+    );
+  }
+  if (!response.ok) {
+    const error = (body as { error?: { code?: string; message?: string } }).error;
+    throw new ApiError(
+      response.status,
+      error?.code ?? "http_error",
+      error?.message ?? `HTTP ${response.status}`,
+    );
+  }
+  return body as T;
+}
+
+function post<T>(path: string, body: unknown): Promise<T> {
+  return call<T>(path, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+export const api = {
+  backends: () => call<Backends>("/v1/backends"),
+  route: (query: { language: Language; isolation: Isolation; fuel?: number }) =>
+    post<Route>("/v1/route", query),
+  run: (request: WorkloadRequest) => post<WorkloadRecord>("/v1/workloads", request),
+  history: (limit = 30) => call<WorkloadSummary[]>(`/v1/workloads?limit=${limit}`),
+  workload: (id: string) => call<WorkloadRecord>(`/v1/workloads/${encodeURIComponent(id)}`),
+};

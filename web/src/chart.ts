@@ -1,0 +1,124 @@
+// The comparison chart: one group per tier, a lane for end-to-end time (what the caller
+// waits) and one for the time inside the tier, each with every run as a dot, the min–p95
+// range as a bar and the median as a tick. Log scale, since tiers differ by orders of
+// magnitude.
+
+import { ms } from "./dom.ts";
+import { summarise } from "./stats.ts";
+
+export interface Lane {
+  label: string;
+  values: number[];
+  /** Runs to draw hollow (isolate runs whose worker was created for them). */
+  cold?: boolean[];
+}
+
+export interface TierSeries {
+  tier: string;
+  lanes: Lane[];
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+const WIDTH = 640;
+const LEFT = 140;
+const RIGHT = 24;
+const LANE = 34;
+const GROUP_GAP = 18;
+const TOP = 12;
+const AXIS = 34;
+
+function el(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Ticks at 1, 2, 5 × powers of ten covering [lo, hi]. */
+function ticks(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p++) {
+    for (const m of [1, 2, 5]) {
+      const t = m * 10 ** p;
+      if (t >= lo && t <= hi) out.push(t);
+    }
+  }
+  return out;
+}
+
+export function renderChart(series: TierSeries[]): SVGSVGElement {
+  const all = series.flatMap((s) => s.lanes.flatMap((l) => l.values)).filter((v) => v > 0);
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...all, 1) * 0.9));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...all, 1) * 1.1));
+  const x = (v: number) =>
+    LEFT + (Math.log10(Math.max(v, lo)) - Math.log10(lo)) /
+          (Math.log10(hi) - Math.log10(lo)) * (WIDTH - LEFT - RIGHT);
+  const lanes = series.reduce((n, s) => n + s.lanes.length, 0);
+  const height = TOP + lanes * LANE + (series.length - 1) * GROUP_GAP + AXIS;
+  const svg = el("svg", {
+    viewBox: `0 0 ${WIDTH} ${height}`,
+    class: "chart",
+    role: "img",
+    "aria-label": "Run times per tier, log scale",
+    "data-testid": "compare-chart",
+  }) as SVGSVGElement;
+
+  const plotBottom = height - AXIS;
+  for (const t of ticks(lo, hi)) {
+    svg.append(
+      el("line", { x1: x(t), x2: x(t), y1: TOP - 4, y2: plotBottom, class: "grid" }),
+      el("text", { x: x(t), y: plotBottom + 16, class: "tick", "text-anchor": "middle" }, ms(t)),
+    );
+  }
+  svg.append(
+    el(
+      "text",
+      { x: (LEFT + WIDTH - RIGHT) / 2, y: height - 4, class: "axis-label", "text-anchor": "middle" },
+      "time per workload (log scale) · dot = one run · bar = min to p95 · tick = median",
+    ),
+  );
+
+  let y = TOP;
+  for (const s of series) {
+    const group = el("g", { class: `tier-row tier-${s.tier}`, "data-tier": s.tier });
+    group.append(
+      el("text", { x: 8, y: y + LANE * s.lanes.length / 2 + 5, class: "tier-name" }, s.tier),
+    );
+    for (const lane of s.lanes) {
+      const mid = y + LANE / 2;
+      const sum = summarise(lane.values);
+      group.append(el("text", { x: 70, y: mid + 4, class: "lane-label" }, lane.label));
+      if (sum.n > 0) {
+        group.append(
+          el("rect", {
+            x: x(sum.min),
+            y: mid - 6,
+            width: Math.max(2, x(sum.p95) - x(sum.min)),
+            height: 12,
+            rx: 6,
+            class: "range",
+          }),
+        );
+        lane.values.forEach((v, i) => {
+          const jitter = ((i * 7919) % 11 - 5) * 0.9;
+          group.append(
+            el("circle", {
+              cx: x(v),
+              cy: mid + jitter,
+              r: 2.6,
+              class: lane.cold?.[i] ? "dot cold" : "dot",
+            }),
+          );
+        });
+        group.append(
+          el("line", { x1: x(sum.median), x2: x(sum.median), y1: mid - 9, y2: mid + 9, class: "median" }),
+          el("text", { x: x(sum.median), y: mid - 11, class: "median-label", "text-anchor": "middle" }, ms(sum.median)),
+        );
+      }
+      y += LANE;
+    }
+    svg.append(group);
+    y += GROUP_GAP;
+  }
+  return svg;
+}

@@ -1,0 +1,55 @@
+// A tiny DOM builder and formatters. Text from workloads is only ever set as text, never
+// parsed as HTML.
+
+type Child = Node | string | null | undefined | false;
+
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | boolean | undefined> = {},
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === false) continue;
+    el.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children) {
+    if (child) el.append(child);
+  }
+  return el;
+}
+
+export function byId<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`#${id} is missing from the page`);
+  return el as T;
+}
+
+/** Milliseconds with a precision that suits their size. */
+export function ms(value: number): string {
+  if (value < 1) return `${value.toFixed(2)} ms`;
+  if (value < 100) return `${value.toFixed(1)} ms`;
+  return `${Math.round(value).toLocaleString("en")} ms`;
+}
+
+export function bytes(value: number): string {
+  if (value < 1024) return `${value} B`;
+  if (value < 1024 * 1024) return `${(value / 1024).toFixed(1)} KiB`;
+  return `${(value / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+export function count(value: number): string {
+  return value.toLocaleString("en");
+}
+
+export function ago(epochMs: number, now = Date.now()): string {
+  const seconds = Math.max(0, Math.round((now - epochMs) / 1000));
+  if (seconds < 60) return `${seconds}s ago`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`;
+  return new Date(epochMs).toLocaleDateString("en");
+}
+
+export function statusBadge(status: string): HTMLSpanElement {
+  return h("span", { class: `badge status-${status}`, "data-status": status }, status);
+}

@@ -1,0 +1,183 @@
+// Wiring: the form, the editor, and the Result / Compare / History tabs.
+
+import "./style.css";
+import { api, ApiError, type BackendInfo, type Tier, type WorkloadRecord } from "./api.ts";
+import { compareTiers, comparisonError, renderComparison } from "./compare.ts";
+import { byId, h } from "./dom.ts";
+import { createEditor } from "./editor.ts";
+import { EXAMPLES } from "./examples.ts";
+import { WorkloadForm } from "./form.ts";
+import { refreshHistory } from "./history.ts";
+import { renderRequestError, renderResult } from "./results.ts";
+
+/** A spinner appears only for answers slower than this. */
+const SPINNER_AFTER_MS = 150;
+/** Tier health is read again this often (hosts boot, crash and come back). */
+const HEALTH_EVERY_MS = 5000;
+
+const editor = createEditor(byId("editor"), () => void run());
+const form = new WorkloadForm(editor, () => formChanged());
+const resultPanel = byId("result");
+const runButton = byId<HTMLButtonElement>("run");
+const compareButton = byId<HTMLButtonElement>("compare-run");
+let backends: BackendInfo[] = [];
+let routeTimer: ReturnType<typeof setTimeout> | undefined;
+
+function showTab(name: "result" | "compare" | "history"): void {
+  for (const tab of document.querySelectorAll<HTMLButtonElement>("[role=tab]")) {
+    const selected = tab.dataset.tab === name;
+    tab.setAttribute("aria-selected", String(selected));
+    byId(`panel-${tab.dataset.tab}`).hidden = !selected;
+  }
+  if (name === "history") void refreshHistory(byId("history"), (id) => void openWorkload(id));
+}
+
+function formChanged(): void {
+  const checked = form.request();
+  const problem = "problem" in checked ? checked.problem : "";
+  byId("form-problem").textContent = problem;
+  runButton.disabled = problem !== "";
+  compareButton.disabled = problem !== "";
+  clearTimeout(routeTimer);
+  routeTimer = setTimeout(() => void previewRoute(), 120);
+}
+
+/** Shows where `auto` would send the workload, before it runs. */
+async function previewRoute(): Promise<void> {
+  const note = byId("route-preview");
+  if (form.isolation() !== "auto") {
+    note.textContent = "";
+    form.setAutoTier(null);
+    return;
+  }
+  const checked = form.request();
+  const fuel = "request" in checked ? checked.request.fuel : undefined;
+  try {
+    const route = await api.route({ language: form.language(), isolation: "auto", fuel });
+    form.setAutoTier(route.backend);
+    note.textContent = `auto → ${route.backend}: ${route.reason}`;
+  } catch (err) {
+    form.setAutoTier(null);
+    note.textContent = err instanceof ApiError ? err.message : String(err);
+  }
+}
+
+async function run(): Promise<void> {
+  const checked = form.request();
+  if ("problem" in checked) {
+    byId("form-problem").textContent = checked.problem;
+    return;
+  }
+  showTab("result");
+  runButton.disabled = true;
+  const spinner = setTimeout(() => resultPanel.classList.add("running"), SPINNER_AFTER_MS);
+  try {
+    const record = await api.run(checked.request);
+    renderResult(resultPanel, record, editor.reveal);
+  } catch (err) {
+    const e = err instanceof ApiError ? err : new ApiError(0, "client_error", String(err));
+    renderRequestError(resultPanel, e.code, e.message);
+  } finally {
+    clearTimeout(spinner);
+    resultPanel.classList.remove("running");
+    runButton.disabled = false;
+  }
+}
+
+async function openWorkload(id: string): Promise<void> {
+  let record: WorkloadRecord;
+  try {
+    record = await api.workload(id);
+  } catch (err) {
+    renderRequestError(resultPanel, "history", err instanceof ApiError ? err.message : String(err));
+    showTab("result");
+    return;
+  }
+  form.load({
+    language: record.language,
+    code: record.code,
+    input: JSON.stringify(record.input, null, 2),
+    isolation: record.isolation,
+    timeout_ms: record.limits.timeout_ms,
+    memory_mb: record.limits.memory_mb,
+    fuel: record.limits.fuel ?? undefined,
+  });
+  renderResult(resultPanel, record, editor.reveal);
+  showTab("result");
+}
+
+async function compare(): Promise<void> {
+  const checked = form.request();
+  if ("problem" in checked) return;
+  const times = Number((byId("compare-times") as HTMLInputElement).value) || 20;
+  const tiers = backends
+    .filter((b) => b.available && b.capabilities?.languages.includes(form.language()))
+    .map((b) => ({ tier: b.kind as Tier, metersFuel: b.capabilities?.meters_fuel === true }));
+  const skipped = backends
+    .filter((b) => !b.available)
+    .map((b) => `${b.kind} was left out: ${b.health.detail}`);
+  const progress = byId("compare-progress");
+  const target = byId("comparison");
+  compareButton.disabled = true;
+  try {
+    const runs = await compareTiers(checked.request, tiers, Math.min(Math.max(times, 1), 200), (done, total, tier) => {
+      progress.textContent = `${done} / ${total} runs (${tier})`;
+    });
+    progress.textContent = `${runs.length} runs`;
+    renderComparison(target, runs, skipped);
+  } catch (err) {
+    progress.textContent = "";
+    target.replaceChildren(h("p", { class: "request-error", role: "alert" }, `Comparison stopped: ${comparisonError(err)}`));
+  } finally {
+    compareButton.disabled = false;
+  }
+}
+
+function renderTierHealth(info: BackendInfo[], policy: string): void {
+  byId("health").replaceChildren(
+    ...info.map((b) =>
+      h(
+        "span",
+        { class: b.available ? "chip up" : "chip down", title: b.health.detail, "data-testid": `health-${b.kind}` },
+        h("span", { class: "dot" }),
+        b.kind,
+      )
+    ),
+    h("span", { class: "chip policy", title: "the routing policy auto follows" }, `policy ${policy}`),
+  );
+}
+
+async function start(): Promise<void> {
+  const examples = byId<HTMLSelectElement>("examples");
+  examples.append(...EXAMPLES.map((ex, i) => h("option", { value: String(i) }, ex.name)));
+  examples.addEventListener("change", () => {
+    const example = EXAMPLES[Number(examples.value)];
+    if (example) form.load(example);
+  });
+  runButton.addEventListener("click", () => void run());
+  compareButton.addEventListener("click", () => void compare());
+  for (const tab of document.querySelectorAll<HTMLButtonElement>("[role=tab]")) {
+    tab.addEventListener("click", () => showTab(tab.dataset.tab as "result" | "compare" | "history"));
+  }
+  form.load(EXAMPLES[0]);
+  try {
+    await loadBackends();
+  } catch (err) {
+    renderRequestError(resultPanel, "backends", err instanceof ApiError ? err.message : String(err));
+  }
+  setInterval(() => void loadBackends().catch(() => {}), HEALTH_EVERY_MS);
+  document.body.dataset.ready = "true";
+}
+
+/** Reads the tiers; redraws the selector only when availability changed. */
+async function loadBackends(): Promise<void> {
+  const answer = await api.backends();
+  const changed = JSON.stringify(answer.backends) !== JSON.stringify(backends);
+  renderTierHealth(answer.backends, answer.policy);
+  if (changed) {
+    backends = answer.backends;
+    form.setBackends(backends);
+  }
+}
+
+void start();

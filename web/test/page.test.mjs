@@ -1,0 +1,245 @@
+// The web page in a real browser (Debian's chromium through playwright-core) against real
+// agents: one with both tiers, one whose isolate tier cannot start.
+
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { buildAgent, startAgent } from "./agent.mjs";
+
+const output = join(dirname(fileURLToPath(import.meta.url)), "..", "test-output");
+const RESULT_TIMEOUT_MS = 30_000;
+
+let browser;
+let agent;
+let broken;
+
+before(async () => {
+  await mkdir(output, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  const binary = await buildAgent();
+  [agent, broken] = await Promise.all([
+    startAgent(binary, [], { everyTier: true }),
+    startAgent(binary, ["--isolate-host-dir", "/nonexistent/isolate-host", "--max-code-bytes", "200"]),
+  ]);
+});
+
+after(async () => {
+  await browser?.close();
+  await Promise.all([agent?.stop(), broken?.stop()]);
+});
+
+/** A page of `server` with the tiers loaded; console errors fail the test. */
+async function open(server, t) {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
+  const errors = [];
+  page.on("pageerror", (err) => errors.push(err.message));
+  page.on("console", (msg) => {
+    // The browser logs every 4xx answer; the tests check how the page shows those.
+    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) {
+      errors.push(msg.text());
+    }
+  });
+  t.after(async () => {
+    await page.close();
+    assert.deepEqual(errors, [], "the page logged errors");
+  });
+  await page.goto(server.url);
+  await page.waitForSelector("body[data-ready=true]");
+  return page;
+}
+
+/** Types one line key by key; pastes several (typed newlines would get auto-indent). */
+async function typeCode(page, code) {
+  await page.locator(".cm-content").click();
+  await page.keyboard.press("ControlOrMeta+a");
+  await page.keyboard.press("Delete");
+  if (code.includes("\n")) await page.keyboard.insertText(code);
+  else await page.keyboard.type(code);
+}
+
+async function pickTier(page, tier) {
+  await page.locator(`label[for=tier-${tier}]`).click();
+  assert.equal(await page.locator(`#tier-${tier}`).isChecked(), true);
+}
+
+/** Runs with the button and waits for a result from `tier` that replaced the last one. */
+async function runAndWait(page, expectedTier) {
+  const before = await page.locator("[data-testid=metadata] tr:last-child td").textContent().catch(() => null);
+  await page.locator("#run").click();
+  await page.waitForFunction(
+    (old) => {
+      const id = document.querySelector("[data-testid=metadata] tr:last-child td")?.textContent;
+      return id && id !== old;
+    },
+    before,
+    { timeout: RESULT_TIMEOUT_MS },
+  );
+  if (expectedTier) {
+    assert.equal(await page.getByTestId("result-tier").textContent(), expectedTier);
+  }
+}
+
+async function status(page) {
+  return page.locator("#result .badge").getAttribute("data-status");
+}
+
+describe("web page", () => {
+  test("shows both tiers healthy and enabled", async (t) => {
+    const page = await open(agent, t);
+    for (const tier of ["isolate", "wasm"]) {
+      assert.match(await page.getByTestId(`health-${tier}`).getAttribute("class"), /\bup\b/);
+      assert.equal(await page.locator(`#tier-${tier}`).isDisabled(), false);
+    }
+    assert.match(await page.locator("#route-preview").textContent(), /auto → isolate/);
+  });
+
+  test("runs typed code on each tier and shows its metadata", async (t) => {
+    const page = await open(agent, t);
+    await typeCode(page, "export default (input) => input.a + input.b");
+    await page.locator("#input").fill('{"a": 2, "b": 3}');
+
+    await pickTier(page, "isolate");
+    await page.locator(".cm-content").click();
+    await page.keyboard.press("ControlOrMeta+Enter");
+    await page.getByTestId("result-tier").filter({ hasText: "isolate" }).waitFor({ timeout: RESULT_TIMEOUT_MS });
+    assert.equal(await status(page), "succeeded");
+    assert.equal(await page.getByTestId("output").textContent(), "5");
+    const isolateMeta = await page.getByTestId("metadata").textContent();
+    assert.match(isolateMeta, /Worker creation/);
+    assert.match(isolateMeta, /V8 heap.*used of/);
+    await page.screenshot({ path: join(output, "result-isolate.png") });
+
+    await pickTier(page, "wasm");
+    await runAndWait(page, "wasm");
+    assert.equal(await page.getByTestId("output").textContent(), "5");
+    assert.match(await page.getByTestId("metadata").textContent(), /Fuel consumed\s*[1-9]/);
+    assert.match(await page.getByTestId("route-reason").textContent(), /requested/);
+  });
+
+  test("runs TypeScript with types through auto", async (t) => {
+    const page = await open(agent, t);
+    await page.locator("#examples").selectOption({ label: "TypeScript with types" });
+    assert.equal(await page.locator("input[name=language][value=typescript]").isChecked(), true);
+    await pickTier(page, "auto");
+    await runAndWait(page, "isolate");
+    assert.equal(await status(page), "succeeded");
+    assert.equal(await page.getByTestId("output").textContent(), "10");
+    assert.match(await page.getByTestId("route-reason").textContent(), /^auto → policy isolate-first/);
+  });
+
+  test("an infinite loop ends as timeout, with a spinner only while it is slow", async (t) => {
+    const page = await open(agent, t);
+    await page.evaluate(() => {
+      window.spinnerSeen = false;
+      new MutationObserver(() => {
+        if (document.getElementById("result").classList.contains("running")) window.spinnerSeen = true;
+      }).observe(document.getElementById("result"), { attributes: true });
+    });
+    await pickTier(page, "wasm");
+    await runAndWait(page, "wasm");
+    assert.equal(await page.evaluate(() => window.spinnerSeen), false, "spinner shown for a fast run");
+
+    await page.locator("#examples").selectOption({ label: "Infinite loop (timeout)" });
+    await pickTier(page, "isolate");
+    await runAndWait(page, "isolate");
+    assert.equal(await status(page), "timeout");
+    assert.equal(await page.evaluate(() => window.spinnerSeen), true, "no spinner for a 1 s run");
+    assert.match(await page.getByTestId("error").textContent(), /1000 ms|timeout|time/i);
+  });
+
+  test("an error shows its line and column", async (t) => {
+    const page = await open(agent, t);
+    await typeCode(page, "export default () => {\n  null.boom;\n};\n");
+    await pickTier(page, "isolate");
+    await runAndWait(page, "isolate");
+    assert.equal(await status(page), "error");
+    assert.match(await page.getByTestId("error").textContent(), /TypeError/);
+    assert.match(await page.getByTestId("error-position").textContent(), /^line 2, column \d+$/);
+  });
+
+  test("invalid JSON input and out-of-range limits are refused before sending", async (t) => {
+    const page = await open(agent, t);
+    await page.locator("#input").fill("{oops");
+    assert.match(await page.locator("#form-problem").textContent(), /Input is not valid JSON/);
+    assert.equal(await page.locator("#run").isDisabled(), true);
+    await page.locator("#input").fill("{}");
+    await pickTier(page, "isolate");
+    await page.locator("#timeout_ms").fill("99999999");
+    assert.match(await page.locator("#form-problem").textContent(), /timeout_ms must be between/);
+    assert.equal(await page.locator("#fuel").isDisabled(), true, "the isolate tier has no fuel");
+    await page.locator("#timeout_ms").fill("");
+    assert.equal(await page.locator("#run").isDisabled(), false);
+  });
+
+  test("history shows the runs and loads one back", async (t) => {
+    const page = await open(agent, t);
+    const marker = `history-${Date.now()}`;
+    await typeCode(page, `export default () => "${marker}"`);
+    await pickTier(page, "wasm");
+    await runAndWait(page, "wasm");
+    await page.getByRole("tab", { name: "History" }).click();
+    const item = page.getByTestId("history-item").filter({ hasText: marker });
+    await item.waitFor();
+    await page.screenshot({ path: join(output, "history.png") });
+
+    await typeCode(page, "export default () => 'something else'");
+    await item.click();
+    assert.match(await page.locator(".cm-content").textContent(), new RegExp(marker));
+    assert.equal(await page.getByTestId("output").textContent(), JSON.stringify(marker));
+    assert.equal(await page.locator("#tier-wasm").isChecked(), true);
+  });
+
+  test("compare runs the workload on every tier and charts a row per tier", async (t) => {
+    const page = await open(agent, t);
+    await page.locator("#examples").selectOption({ label: "Fibonacci (compute)" });
+    await page.locator("#input").fill('{"n": 18}');
+    await page.getByRole("tab", { name: "Compare tiers" }).click();
+    await page.locator("#compare-times").fill("8");
+    await page.locator("#compare-run").click();
+    await page.getByTestId("compare-chart").waitFor({ timeout: 120_000 });
+    const rows = await page.locator("[data-testid=compare-chart] g.tier-row").evaluateAll((gs) =>
+      gs.map((g) => [g.dataset.tier, g.querySelectorAll("circle").length])
+    );
+    assert.deepEqual(rows, [["isolate", 16], ["wasm", 16]], "8 runs × 2 lanes per tier");
+    const table = page.getByTestId("compare-table");
+    assert.match(await table.locator("tr[data-tier=isolate]").textContent(), /8 succeeded/);
+    assert.match(await table.locator("tr[data-tier=wasm]").textContent(), /succeeded.*instantiate .*ms.*\d,\d{3},\d{3}/);
+    assert.match(await page.locator("#compare-progress").textContent(), /16 runs/);
+    await page.screenshot({ path: join(output, "compare.png"), fullPage: true });
+  });
+
+  test("a tier that is down is disabled with its reason and cannot be selected", async (t) => {
+    const page = await open(broken, t);
+    assert.equal(await page.locator("#tier-isolate").isDisabled(), true);
+    assert.match(await page.getByTestId("tier-note-isolate").textContent(), /nonexistent/);
+    await page.locator("label[for=tier-isolate]").click({ force: true });
+    assert.equal(await page.locator("#tier-isolate").isChecked(), false);
+    assert.match(await page.getByTestId("health-isolate").getAttribute("class"), /\bdown\b/);
+    await page.locator("#route-preview").filter({ hasText: "auto → wasm" }).waitFor();
+    await page.screenshot({ path: join(output, "tier-down.png") });
+  });
+
+  test("an error from the API is shown as a readable message", async (t) => {
+    const page = await open(broken, t);
+    await page.locator("#examples").selectOption({ label: "JSON transform" });
+    await page.locator("#run").click();
+    const error = page.getByTestId("request-error");
+    await error.waitFor({ timeout: RESULT_TIMEOUT_MS });
+    assert.match(await error.textContent(), /code is .*over the limit|200/);
+    assert.match(await error.textContent(), /payload_too_large/);
+  });
+});
