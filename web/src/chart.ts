@@ -34,22 +34,29 @@ function el(tag: string, attrs: Record<string, string | number>, text?: string):
   return node;
 }
 
-/** Ticks at 1, 2, 5 × powers of ten covering [lo, hi]. */
-function ticks(lo: number, hi: number): number[] {
-  const out: number[] = [];
+/** Grid lines at 1, 2, 5 × powers of ten within [lo, hi]; labels on powers of ten only. */
+function ticks(lo: number, hi: number): { at: number; label: string | null }[] {
+  const out: { at: number; label: string | null }[] = [];
   for (let p = Math.floor(Math.log10(lo)); p <= Math.ceil(Math.log10(hi)); p++) {
     for (const m of [1, 2, 5]) {
-      const t = m * 10 ** p;
-      if (t >= lo && t <= hi) out.push(t);
+      const at = m * 10 ** p;
+      if (at >= lo && at <= hi) out.push({ at, label: m === 1 ? `${at >= 1 ? at.toFixed(0) : at.toPrecision(1)} ms` : null });
     }
   }
   return out;
 }
 
+/** The nearest 1, 2 or 5 × a power of ten at or beyond `v`, downwards or upwards. */
+function niceBound(v: number, up: boolean): number {
+  const p = 10 ** Math.floor(Math.log10(v));
+  const steps = up ? [1, 2, 5, 10] : [10, 5, 2, 1];
+  return p * steps.find((m) => (up ? m * p >= v : m * p <= v))!;
+}
+
 export function renderChart(series: TierSeries[]): SVGSVGElement {
   const all = series.flatMap((s) => s.lanes.flatMap((l) => l.values)).filter((v) => v > 0);
-  const lo = 10 ** Math.floor(Math.log10(Math.min(...all, 1) * 0.9));
-  const hi = 10 ** Math.ceil(Math.log10(Math.max(...all, 1) * 1.1));
+  const lo = niceBound(Math.min(...all, 1), false);
+  const hi = niceBound(Math.max(...all, 1) * 1.05, true);
   const x = (v: number) =>
     LEFT + (Math.log10(Math.max(v, lo)) - Math.log10(lo)) /
           (Math.log10(hi) - Math.log10(lo)) * (WIDTH - LEFT - RIGHT);
@@ -64,11 +71,11 @@ export function renderChart(series: TierSeries[]): SVGSVGElement {
   }) as SVGSVGElement;
 
   const plotBottom = height - AXIS;
-  for (const t of ticks(lo, hi)) {
-    svg.append(
-      el("line", { x1: x(t), x2: x(t), y1: TOP - 4, y2: plotBottom, class: "grid" }),
-      el("text", { x: x(t), y: plotBottom + 16, class: "tick", "text-anchor": "middle" }, ms(t)),
-    );
+  for (const { at, label } of ticks(lo, hi)) {
+    svg.append(el("line", { x1: x(at), x2: x(at), y1: TOP - 4, y2: plotBottom, class: label ? "grid major" : "grid" }));
+    if (label) {
+      svg.append(el("text", { x: x(at), y: plotBottom + 16, class: "tick", "text-anchor": "middle" }, label));
+    }
   }
   svg.append(
     el(
