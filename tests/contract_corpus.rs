@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{run_on, shared};
+use common::{differences, run_on, shared};
 use serde_json::{Value, json};
 
 struct Case {
@@ -151,18 +151,6 @@ fn corpus() -> Vec<Case> {
 
 /// Every field of `expect` must be in `answer` with the same value (objects compared key by
 /// key, recursively; everything else exactly). Differences are collected in `failures`.
-fn differences(answer: &Value, expect: &Value, path: &str, failures: &mut Vec<String>) {
-    match expect {
-        Value::Object(fields) => {
-            for (key, want) in fields {
-                differences(&answer[key], want, &format!("{path}.{key}"), failures);
-            }
-        }
-        want if answer != want => failures.push(format!("{path}: {answer} instead of {want}")),
-        _ => {}
-    }
-}
-
 #[tokio::test]
 async fn every_tier_keeps_the_workload_contract() {
     let mut failures = Vec::new();

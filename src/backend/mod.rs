@@ -5,6 +5,7 @@
 
 pub mod isolate;
 pub mod wasm;
+pub mod well_formed;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -144,3 +144,17 @@ pub async fn assert_tier_still_healthy(server: &TestServer) {
     assert_eq!(answer["status"], "succeeded", "{answer}");
     assert_eq!(answer["output"], 42);
 }
+
+/// Every field of `expect` (recursively into objects) that `answer` does not match, as
+/// "path: found instead of wanted" lines.
+pub fn differences(answer: &Value, expect: &Value, path: &str, failures: &mut Vec<String>) {
+    match expect {
+        Value::Object(fields) => {
+            for (key, want) in fields {
+                differences(&answer[key], want, &format!("{path}.{key}"), failures);
+            }
+        }
+        want if answer != want => failures.push(format!("{path}: {answer} instead of {want}")),
+        _ => {}
+    }
+}

@@ -51,6 +51,7 @@ use super::{
     Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
     WorkloadError,
 };
+use crate::backend::well_formed::well_formed_text;
 use crate::error::{Error, Result};
 
 /// How long after a workload's deadline the agent waits for its host's answer before it kills
@@ -194,7 +195,9 @@ impl IsolateBackend {
                 (outcome, Verdict::Retire(Retirement::Runaway))
             }
             Ok(Ok((StatusCode::OK, body))) => {
-                match serde_json::from_slice::<ExecuteResponse>(&body) {
+                // Logs may hold lone surrogates, which serde_json refuses.
+                let text = String::from_utf8_lossy(&body);
+                match serde_json::from_str::<ExecuteResponse>(&well_formed_text(&text)) {
                     Ok(answer) => {
                         let verdict = if answer.poisoned {
                             Verdict::Retire(Retirement::Poisoned)

@@ -1,0 +1,2 @@
+// expect: {"status": "error"}
+export default () => 10n ** 30n;

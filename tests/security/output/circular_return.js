@@ -1,0 +1,6 @@
+// expect: {"status": "error"}
+export default () => {
+  const loop = {};
+  loop.self = loop;
+  return loop;
+};
