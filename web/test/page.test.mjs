@@ -104,7 +104,8 @@ describe("web page", () => {
       assert.match(await page.getByTestId(`health-${tier}`).getAttribute("class"), /\bup\b/);
       assert.equal(await page.locator(`#tier-${tier}`).isDisabled(), false);
     }
-    assert.match(await page.locator("#route-preview").textContent(), /auto → isolate/);
+    // The preview is asked for once the form settles.
+    await page.locator("#route-preview").filter({ hasText: "auto → isolate" }).waitFor();
   });
 
   test("runs typed code on each tier and shows its metadata", async (t) => {
@@ -198,7 +199,7 @@ describe("web page", () => {
 
     await typeCode(page, "export default () => 'something else'");
     await item.click();
-    assert.match(await page.locator(".cm-content").textContent(), new RegExp(marker));
+    await page.locator(".cm-content").filter({ hasText: marker }).waitFor();
     assert.equal(await page.getByTestId("output").textContent(), JSON.stringify(marker));
     assert.equal(await page.locator("#tier-wasm").isChecked(), true);
   });
