@@ -12,7 +12,6 @@ use super::error::{AppError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::state::AppState;
 use crate::admission::Ticket;
-use crate::backend::well_formed::well_formed;
 use crate::backend::{
     BackendKind, Capabilities, Language, LimitRange, Limits, Outcome, Status, Workload,
     WorkloadError,
@@ -159,7 +158,7 @@ async fn run_and_record(state: AppState, accepted: Accepted, _ticket: Ticket) ->
         isolation,
         language,
         limits,
-        output: outcome.output.map(well_formed),
+        output: outcome.output,
         error: outcome.error,
         logs: outcome.logs,
         logs_truncated: outcome.logs_truncated,

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::backend::well_formed::well_formed_text;
 use crate::backend::{Limits, LogLine, Status, WorkloadError, json_null};
 
 /// What the guest reads from stdin.
@@ -49,6 +50,7 @@ pub struct GuestResult {
 /// capped like any logs; other lines (a Rust panic message) are returned as text.
 pub fn streamed_logs(stderr: &[u8], limits: &Limits) -> (Vec<LogLine>, bool, String) {
     let text = String::from_utf8_lossy(stderr);
+    let text = well_formed_text(&text);
     let mut logs = Vec::new();
     let mut other = String::new();
     for line in text.lines() {
@@ -78,7 +80,10 @@ pub fn stderr_capacity(limits: &Limits) -> usize {
 
 /// Parses and checks the guest's stdout.
 pub fn parse_response(stdout: &[u8], limits: &Limits) -> Result<GuestResult, String> {
-    let response: GuestResponse = serde_json::from_slice(stdout)
+    // `JSON.stringify` writes lone surrogates as escapes, which serde_json refuses in logs
+    // and which would make the API's answer unreadable in `output`.
+    let text = String::from_utf8_lossy(stdout);
+    let response: GuestResponse = serde_json::from_str(&well_formed_text(&text))
         .map_err(|err| format!("guest wrote an unreadable response: {err}"))?;
     let (logs, cut) = cap_logs(response.logs, limits);
     let logs_truncated = response.logs_truncated || cut;
