@@ -95,7 +95,7 @@ export class WorkloadForm {
       : this.capabilities()?.meters_fuel === true;
   }
 
-  load(example: Example | { name?: string } & Partial<Example>): void {
+  load(example: Partial<Example>): void {
     if (example.language) this.check("language", example.language);
     this.editor.setLanguage(this.language());
     if (example.code !== undefined) this.editor.setCode(example.code);
