@@ -4,9 +4,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use tokio::sync::Notify;
+
 pub struct Admission {
     in_flight: AtomicUsize,
     max_in_flight: usize,
+    /// Woken each time a place is freed.
+    freed: Notify,
 }
 
 /// Held while a workload is in flight; dropping it frees the place.
@@ -17,6 +21,7 @@ impl Admission {
         Arc::new(Admission {
             in_flight: AtomicUsize::new(0),
             max_in_flight,
+            freed: Notify::new(),
         })
     }
 
@@ -33,11 +38,24 @@ impl Admission {
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }
+
+    /// Resolves once no workload is in flight: at shutdown, also those whose clients hung
+    /// up, so every accepted workload is recorded before the tiers stop.
+    pub async fn drained(&self) {
+        loop {
+            let freed = self.freed.notified();
+            if self.in_flight() == 0 {
+                return;
+            }
+            freed.await;
+        }
+    }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.freed.notify_waiters();
     }
 }
 
@@ -54,5 +72,21 @@ mod tests {
         drop(first);
         assert_eq!(admission.in_flight(), 1);
         assert!(admission.try_admit().is_some());
+    }
+
+    #[tokio::test]
+    async fn drained_waits_for_the_last_ticket() {
+        let admission = Admission::new(2);
+        let first = admission.try_admit().expect("first");
+        let second = admission.try_admit().expect("second");
+        let waiter = tokio::spawn({
+            let admission = Arc::clone(&admission);
+            async move { admission.drained().await }
+        });
+        drop(first);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "one ticket is still held");
+        drop(second);
+        waiter.await.expect("drained once both are dropped");
     }
 }

@@ -65,7 +65,8 @@ fn isolate_config(args: &ServeArgs) -> IsolateConfig {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then stops the tiers and the
-/// history writer (after in-flight requests have been answered).
+/// history writer (after in-flight requests have been answered and every accepted workload
+/// has been recorded).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -75,6 +76,11 @@ pub async fn serve(
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
+    let in_flight = state.admission.in_flight();
+    if in_flight > 0 {
+        tracing::info!(in_flight, "waiting for workloads whose clients hung up");
+    }
+    state.admission.drained().await;
     for backend in state.backends.iter() {
         backend.shutdown().await;
     }

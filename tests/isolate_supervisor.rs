@@ -1,4 +1,5 @@
-//! The isolate tier's supervisor with real Deno host processes: a host killed mid-workload,
+//! The isolate tier's supervisor with real Deno host processes: a host killed or frozen
+//! (SIGSTOP) mid-workload,
 //! a runaway workload's host killed right after its deadline, hosts recycled after K
 //! workloads, no host left behind by a shutdown, and a host that cannot start.
 //!
@@ -95,9 +96,10 @@ fn host_pid(answer: &Value) -> u32 {
     u32::try_from(pid).expect("a pid")
 }
 
-#[tokio::test]
-async fn a_host_killed_mid_workload_ends_it_as_backend_crashed_and_is_replaced() {
-    let _serial = SERIAL.lock().await;
+/// Sends `signal` to the host of a workload that waits 20 s (timeout 30 s), and checks that
+/// the workload ends within 5 s as `backend_crashed`, that the host is retired for
+/// `reason`, and that the next workload runs on a new host.
+async fn signal_mid_workload(signal: libc::c_int, reason: &str) {
     let dir = tempfile::tempdir().unwrap();
     let server = agent(dir.path(), 1, 0, &[]);
     let pid = host_pid(&trivial(&server).await);
@@ -121,21 +123,34 @@ async fn a_host_killed_mid_workload_ends_it_as_backend_crashed_and_is_replaced()
     while metric(&server, active).await < 1.0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let killed = Instant::now();
+    let signalled = Instant::now();
     // SAFETY: plain kill(2) on a pid that is our own child.
-    assert_eq!(unsafe { libc::kill(pid.cast_signed(), libc::SIGKILL) }, 0);
+    assert_eq!(unsafe { libc::kill(pid.cast_signed(), signal) }, 0);
     let answer = running.await.unwrap();
-    let ended_after = killed.elapsed();
+    let ended_after = signalled.elapsed();
     assert_eq!(answer["status"], "backend_crashed", "{answer}");
     assert!(
         ended_after < Duration::from_secs(5),
-        "ended {ended_after:?} after the kill"
+        "ended {ended_after:?} after the signal"
     );
     let next = trivial(&server).await;
     assert_ne!(host_pid(&next), pid);
-    let crashed = "vulcan_isolate_host_retirements_total{reason=\"crashed\"}";
-    assert_eq!(metric(&server, crashed).await, 1.0);
+    let retired = format!("vulcan_isolate_host_retirements_total{{reason=\"{reason}\"}}");
+    assert_eq!(metric(&server, &retired).await, 1.0);
+    eventually(Duration::from_secs(5), "the old host gone", || !alive(pid)).await;
     server.stop();
+}
+
+#[tokio::test]
+async fn a_host_killed_mid_workload_ends_it_as_backend_crashed_and_is_replaced() {
+    let _serial = SERIAL.lock().await;
+    signal_mid_workload(libc::SIGKILL, "crashed").await;
+}
+
+#[tokio::test]
+async fn a_host_frozen_mid_workload_ends_it_as_backend_crashed_and_is_replaced() {
+    let _serial = SERIAL.lock().await;
+    signal_mid_workload(libc::SIGSTOP, "stopped").await;
 }
 
 #[tokio::test]

@@ -177,6 +177,16 @@ impl Host {
         Some(pages * page_size())
     }
 
+    /// Whether the process is stopped by a signal (SIGSTOP, SIGTSTP, …): state `T` in
+    /// `/proc/<pid>/stat`.
+    pub fn is_stopped(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).is_ok_and(|stat| {
+            // `pid (comm) state …`; comm may contain spaces, so split after the last ')'.
+            stat.rsplit_once(')')
+                .is_some_and(|(_, tail)| tail.trim_start().starts_with('T'))
+        })
+    }
+
     /// The last bytes the host wrote to stderr, lossily decoded.
     pub fn stderr_tail(&self) -> String {
         let tail = self.stderr.lock().expect("stderr lock");

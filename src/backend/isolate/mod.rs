@@ -59,6 +59,9 @@ use crate::error::{Error, Result};
 pub const DEADLINE_GRACE: Duration = Duration::from_millis(75);
 /// How long a workload may wait for a free host.
 const QUEUE_WAIT: Duration = Duration::from_secs(30);
+/// How often a host running a workload is checked for being stopped (SIGSTOP): a stopped
+/// host would otherwise hold its workloads until their deadlines.
+const STOPPED_POLL: Duration = Duration::from_millis(25);
 /// How long after a broken connection the host's exit is awaited, to tell why it died.
 const EXIT_WAIT: Duration = Duration::from_millis(500);
 /// The smallest worker heap: with 4 MiB or less V8 cannot even start the worker, and aborts
@@ -187,7 +190,19 @@ impl IsolateBackend {
             let outcome = Outcome::failed(Status::BackendCrashed, error, ms(started));
             (outcome, Verdict::Retire(Retirement::Crashed))
         };
-        match tokio::time::timeout(deadline, call).await {
+        let answer = tokio::select! {
+            answer = tokio::time::timeout(deadline, call) => answer,
+            () = stopped(host) => {
+                let message = format!(
+                    "the isolate host (pid {}) was stopped by a signal during the workload",
+                    host.pid
+                );
+                let error = WorkloadError::new("BackendCrashed", message);
+                let outcome = Outcome::failed(Status::BackendCrashed, error, ms(started));
+                return (outcome, Verdict::Retire(Retirement::Stopped));
+            }
+        };
+        match answer {
             Err(_) => {
                 let message = format!("workload exceeded its timeout of {} ms", limits.timeout_ms);
                 let error = WorkloadError::new("Timeout", message);
@@ -277,6 +292,21 @@ impl IsolateBackend {
             tracing::warn!(host = host.id, error = %error.message, stderr = %host.stderr_tail(), "an isolate host failed a workload");
         }
         (Outcome::failed(status, error, ms(started)), verdict)
+    }
+}
+
+/// Resolves once `host` has been seen stopped twice in a row, [`STOPPED_POLL`] apart.
+async fn stopped(host: &Host) {
+    let mut poll =
+        tokio::time::interval_at(tokio::time::Instant::now() + STOPPED_POLL, STOPPED_POLL);
+    let mut seen = false;
+    loop {
+        poll.tick().await;
+        let now = host.is_stopped();
+        if now && seen {
+            return;
+        }
+        seen = now;
     }
 }
 

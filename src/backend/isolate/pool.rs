@@ -52,6 +52,8 @@ pub enum Retirement {
     Runaway,
     /// It broke the protocol or died during a workload.
     Crashed,
+    /// It was stopped by a signal (SIGSTOP) during a workload.
+    Stopped,
     /// It failed a health ping.
     Unresponsive,
     /// It exited on its own while idle.
@@ -59,12 +61,13 @@ pub enum Retirement {
 }
 
 impl Retirement {
-    pub const ALL: [Retirement; 7] = [
+    pub const ALL: [Retirement; 8] = [
         Retirement::Recycled,
         Retirement::Rss,
         Retirement::Poisoned,
         Retirement::Runaway,
         Retirement::Crashed,
+        Retirement::Stopped,
         Retirement::Unresponsive,
         Retirement::Exited,
     ];
@@ -76,6 +79,7 @@ impl Retirement {
             Retirement::Poisoned => "poisoned",
             Retirement::Runaway => "runaway",
             Retirement::Crashed => "crashed",
+            Retirement::Stopped => "stopped",
             Retirement::Unresponsive => "unresponsive",
             Retirement::Exited => "exited",
         }

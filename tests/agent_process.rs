@@ -1,0 +1,299 @@
+//! The agent as its own process (the `vulcan` binary): a SIGTERM while workloads run lets
+//! them finish and records every one, also those whose clients hung up; far more concurrent
+//! requests than its capacity get 429s and lose nothing; thousands of workloads in a row do
+//! not grow its memory.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// A `vulcan serve` process on port 0 of loopback.
+struct Agent {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Agent {
+    fn start(data_dir: &Path, extra: &[&str]) -> Agent {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vulcan"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--cache-dir")
+            .arg(common::cache_dir())
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting vulcan");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                let (_, rest) = line.split_once("vulcan listening address=")?;
+                rest.split_whitespace().next()?.parse().ok()
+            })
+            .expect("the agent exited before it listened");
+        // Keep draining its log so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Agent { child, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).expect("a pid")
+    }
+
+    /// Resident memory of the agent process, in bytes.
+    fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+            .expect("VmRSS");
+        kib << 10
+    }
+
+    async fn wait_until_every_tier_is_available(&self) {
+        for _ in 0..600 {
+            let answer: Value = get(&self.url("/v1/backends")).await;
+            let tiers = answer["backends"].as_array().expect("a list of tiers");
+            if tiers.iter().all(|tier| tier["available"] == true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the tiers did not all become available within 30 s");
+    }
+
+    async fn wait_for_in_flight(&self, want: u64) {
+        let line = format!("vulcan_workloads_in_flight {want}");
+        for _ in 0..1000 {
+            let text = reqwest::get(self.url("/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if text.lines().any(|l| l == line) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("never saw `{line}`");
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        // SAFETY: plain kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGTERM) }, 0);
+        self.child.wait().expect("waiting for the agent")
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn get(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: &Value) -> (u16, Option<String>, Value) {
+    let response = client.post(url).json(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|value| value.to_str().unwrap().to_owned());
+    (status, retry_after, response.json().await.unwrap())
+}
+
+/// A workload that keeps its tier busy for `ms` milliseconds, then returns `tag`.
+fn busy(tier: &str, ms: u64, tag: usize) -> Value {
+    let code = match tier {
+        // The wasm tier has no timers: spin.
+        "wasm" => format!(
+            "export default (i) => {{ const end = Date.now() + {ms}; while (Date.now() < end) {{}} return i.tag }}"
+        ),
+        _ => format!(
+            "export default (i) => new Promise((done) => setTimeout(() => done(i.tag), {ms}))"
+        ),
+    };
+    json!({"code": code, "isolation": tier, "input": {"tag": tag}, "timeout_ms": 10000})
+}
+
+#[tokio::test]
+async fn sigterm_lets_running_workloads_finish_and_records_every_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_host = [
+        "--isolate-hosts",
+        "1",
+        "--isolate-spares",
+        "0",
+        "--wasm-threads",
+        "2",
+    ];
+    let agent = Agent::start(dir.path(), &one_host);
+    agent.wait_until_every_tier_is_available().await;
+
+    let url = agent.url("/v1/workloads");
+    // One isolate host and two wasm threads: the workloads queue. Those whose clients wait
+    // for their answers are sent first; the last two, sent once those are in flight, hang up
+    // after 200 ms and so are still queued or running when the agent is told to stop.
+    let tier = |tag: usize| ["wasm", "isolate"][tag % 2];
+    let waiting: Vec<_> = (0..4)
+        .map(|tag| {
+            let (url, body) = (url.clone(), busy(tier(tag), 800, tag));
+            tokio::spawn(async move { post(&reqwest::Client::new(), &url, &body).await })
+        })
+        .collect();
+    agent.wait_for_in_flight(4).await;
+    let hung_up: Vec<_> = (4..6)
+        .map(|tag| {
+            let (url, body) = (url.clone(), busy(tier(tag), 800, tag));
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_millis(200))
+                    .build()
+                    .unwrap();
+                let hung_up = client.post(url).json(&body).send().await;
+                assert!(hung_up.is_err(), "expected the client to give up first");
+            })
+        })
+        .collect();
+    agent.wait_for_in_flight(6).await;
+    join_all(hung_up).await;
+
+    let exit = tokio::task::spawn_blocking(move || agent.terminate())
+        .await
+        .unwrap();
+    for answer in waiting {
+        let (status, _, body) = answer.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["status"], "succeeded", "{body}");
+        assert_eq!(body["recorded"], true, "{body}");
+    }
+    assert!(exit.success(), "the agent exited with {exit}");
+
+    let agent = Agent::start(dir.path(), &[]);
+    let history = get(&agent.url("/v1/workloads?limit=50")).await;
+    let history = history.as_array().expect("a list");
+    assert_eq!(history.len(), 6, "{history:#?}");
+    for entry in history {
+        assert_eq!(entry["status"], "succeeded", "{entry}");
+        let record =
+            get(&agent.url(&format!("/v1/workloads/{}", entry["id"].as_str().unwrap()))).await;
+        let tag = record["input"]["tag"].as_u64().unwrap();
+        assert_eq!(record["output"], tag, "{record}");
+    }
+}
+
+#[tokio::test]
+async fn far_more_requests_than_places_get_429_and_the_accepted_ones_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &["--max-in-flight", "4"]);
+    agent.wait_until_every_tier_is_available().await;
+
+    let url = agent.url("/v1/workloads");
+    let client = reqwest::Client::new();
+    let requests = (0..64).map(|tag| {
+        let (client, url) = (client.clone(), url.clone());
+        let body = busy(["wasm", "isolate"][tag % 2], 300, tag);
+        tokio::spawn(async move { post(&client, &url, &body).await })
+    });
+    let requests: Vec<_> = requests.collect();
+    let answers: Vec<_> = join_all(requests).await;
+    let (mut accepted, mut refused) = (0, 0);
+    for (status, retry_after, body) in answers {
+        match status {
+            200 => {
+                assert_eq!(body["status"], "succeeded", "{body}");
+                accepted += 1;
+            }
+            429 => {
+                assert_eq!(body["error"]["code"], "overloaded", "{body}");
+                assert_eq!(retry_after.as_deref(), Some("1"));
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(accepted >= 4, "only {accepted} accepted");
+    assert!(refused > 0, "64 requests for 4 places and none refused");
+    let history = get(&agent.url("/v1/workloads?limit=100")).await;
+    assert_eq!(history.as_array().unwrap().len(), accepted);
+    // Healthy afterwards.
+    let (status, _, body) = post(&client, &url, &busy("isolate", 1, 99)).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("succeeded")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn thousands_of_workloads_in_a_row_do_not_grow_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &["--isolate-hosts", "1"]);
+    agent.wait_until_every_tier_is_available().await;
+    let url = agent.url("/v1/workloads");
+    let client = reqwest::Client::new();
+    let run = |count: usize| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let clients = (0..4).map(|lane| {
+                let (client, url) = (client.clone(), url.clone());
+                tokio::spawn(async move {
+                    for tag in (lane..count).step_by(4) {
+                        let body = json!({
+                            "code": "export default (i) => ({ tag: i.tag, text: 'x'.repeat(1000) })",
+                            "isolation": "wasm",
+                            "input": {"tag": tag},
+                        });
+                        let (status, _, answer) = post(&client, &url, &body).await;
+                        assert_eq!((status, &answer["output"]["tag"]), (200, &json!(tag)));
+                    }
+                })
+            });
+            let clients: Vec<_> = clients.collect();
+            join_all(clients).await;
+        }
+    };
+    run(500).await;
+    let warm = agent.rss_bytes();
+    run(3000).await;
+    let after = agent.rss_bytes();
+    let growth_mib = (after.saturating_sub(warm)) >> 20;
+    assert!(
+        growth_mib < 32,
+        "the agent grew by {growth_mib} MiB over 3000 workloads ({} → {} MiB)",
+        warm >> 20,
+        after >> 20
+    );
+}
+
+/// Awaits every task, in order.
+async fn join_all<T: Send + 'static>(
+    tasks: impl IntoIterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("task"));
+    }
+    results
+}
