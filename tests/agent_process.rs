@@ -1,7 +1,8 @@
 //! The agent as its own process (the `vulcan` binary): a SIGTERM while workloads run lets
 //! them finish and records every one, also those whose clients hung up; far more concurrent
 //! requests than its capacity get 429s and lose nothing; thousands of workloads in a row do
-//! not grow its memory.
+//! not grow its memory; a full disk costs history records, not answers; a data directory that
+//! cannot be created stops the start with a clear error.
 
 mod common;
 
@@ -296,4 +297,121 @@ async fn join_all<T: Send + 'static>(
         results.push(task.await.expect("task"));
     }
     results
+}
+
+/// A tmpfs of `size` mounted on `dir` for the life of the value (the test runs as root, as
+/// CI does; without the right to mount it fails rather than skips).
+struct SmallDisk<'a>(&'a Path);
+
+impl<'a> SmallDisk<'a> {
+    fn mount(dir: &'a Path, size: &str) -> SmallDisk<'a> {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("running mount");
+        assert!(
+            mounted.status.success(),
+            "this test mounts a small tmpfs to fill it (needs root): {}",
+            String::from_utf8_lossy(&mounted.stderr)
+        );
+        SmallDisk(dir)
+    }
+
+    /// Writes a file until the disk is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 << 10];
+        loop {
+            match file.write(&block) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(err) if err.raw_os_error() == Some(libc::ENOSPC) => break,
+                Err(err) => panic!("filling the disk: {err}"),
+            }
+        }
+        path
+    }
+}
+
+impl Drop for SmallDisk<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0).status();
+    }
+}
+
+async fn history_write_errors(agent: &Agent) -> f64 {
+    let text = reqwest::get(agent.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix("vulcan_history_write_errors_total ")?
+                .parse()
+                .ok()
+        })
+        .expect("vulcan_history_write_errors_total")
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_unrecorded_and_the_service_stays_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let disk = SmallDisk::mount(&data, "4m");
+    let agent = Agent::start(&data, &[]);
+    let url = agent.url("/v1/workloads");
+    let client = reqwest::Client::new();
+    // 200 KB of output: the record needs new pages whatever the database holds already.
+    let big = json!({"code": "export default () => 'x'.repeat(200000)", "isolation": "wasm"});
+
+    let (status, _, before) = post(&client, &url, &big).await;
+    assert_eq!(
+        (status, &before["recorded"]),
+        (200, &json!(true)),
+        "{before}"
+    );
+
+    let filler = disk.fill();
+    let (status, _, answer) = post(&client, &url, &big).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_eq!(answer["recorded"], false, "{answer}");
+    assert_eq!(answer["output"].as_str().map(str::len), Some(200_000));
+    assert!(history_write_errors(&agent).await >= 1.0);
+    // Reads still work, and the service stays up.
+    let history = get(&agent.url("/v1/workloads")).await;
+    assert_eq!(history[0]["id"], before["id"], "{history}");
+    let healthz = reqwest::get(agent.url("/healthz")).await.unwrap();
+    assert_eq!(healthz.status().as_u16(), 200);
+
+    std::fs::remove_file(filler).unwrap();
+    let (status, _, after) = post(&client, &url, &big).await;
+    assert_eq!((status, &after["recorded"]), (200, &json!(true)), "{after}");
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_created_stops_the_start_with_a_clear_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_vulcan"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "/proc/vulcan-data",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running vulcan");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot create data dir /proc/vulcan-data"),
+        "{stderr}"
+    );
 }
