@@ -127,3 +127,91 @@ async fn every_attack_is_contained_on_every_tier() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Publishes a SharedArrayBuffer by every channel a workload has (a global, its port to the
+/// host, `postMessage`, a BroadcastChannel), then holds it for a while.
+const SHARER: &str = r#"
+import { parentPort } from "node:worker_threads";
+export default async () => {
+  const shared = new SharedArrayBuffer(16);
+  const view = new Int32Array(shared);
+  view[0] = 4242;
+  globalThis.__vulcan_shared = shared;
+  const tries = [
+    () => parentPort.postMessage({ shared }),
+    () => self.postMessage({ shared }),
+    () => new BroadcastChannel("vulcan").postMessage({ shared }),
+  ];
+  for (const attempt of tries) try { attempt(); } catch { /* contained */ }
+  await new Promise((done) => setTimeout(done, 400));
+  return Atomics.load(view, 0);
+};
+"#;
+
+/// Listens on the same channels while the sharer runs; reports anything it got.
+const LISTENER: &str = r#"
+import { parentPort } from "node:worker_threads";
+export default async () => {
+  const got = [];
+  try { parentPort.on("message", (m) => got.push(Object.keys(m ?? {}))); } catch { /* none */ }
+  try { self.addEventListener("message", (e) => got.push(Object.keys(e.data ?? {}))); } catch { /* none */ }
+  try { new BroadcastChannel("vulcan").onmessage = (e) => got.push(e.data); } catch { /* none */ }
+  await new Promise((done) => setTimeout(done, 300));
+  return { global: typeof globalThis.__vulcan_shared, got };
+};
+"#;
+
+/// The wasm tier has no timers, no ports and no channels: the sharer spins instead.
+const WASM_SHARER: &str = "export default () => { const shared = new SharedArrayBuffer(16); \
+     new Int32Array(shared)[0] = 4242; globalThis.__vulcan_shared = shared; \
+     const end = Date.now() + 400; while (Date.now() < end) {} \
+     return new Int32Array(shared)[0]; }";
+const WASM_LISTENER: &str = "export default () => { const end = Date.now() + 200; \
+     while (Date.now() < end) {} return { global: typeof globalThis.__vulcan_shared, got: [] }; }";
+
+#[tokio::test]
+async fn a_shared_array_buffer_never_reaches_a_concurrent_workload() {
+    // One isolate host running two workers at once: the two workloads share a process, so
+    // only V8's isolation (and the host ignoring what workers send) keeps them apart.
+    let dir = tempfile::tempdir().unwrap();
+    let args = common::serve_args(
+        dir.path(),
+        &[
+            "--isolate-hosts",
+            "1",
+            "--isolate-spares",
+            "0",
+            "--isolate-workers-per-host",
+            "2",
+        ],
+    );
+    let server = common::TestServer::start(args);
+    for (tier, sharer, listener) in [
+        ("isolate", SHARER, LISTENER),
+        ("wasm", WASM_SHARER, WASM_LISTENER),
+    ] {
+        // Generous timeouts: the corpus test may be loading both cores meanwhile.
+        let patient = json!({"timeout_ms": 20000});
+        let (shared, listened) = tokio::join!(
+            run_on(&server, tier, sharer, patient.clone()),
+            run_on(&server, tier, listener, patient.clone()),
+        );
+        let nothing = json!({"status": "succeeded", "output": {"global": "undefined", "got": []}});
+        let mut found = Vec::new();
+        differences(
+            &shared,
+            &json!({"status": "succeeded", "output": 4242}),
+            "",
+            &mut found,
+        );
+        differences(&listened, &nothing, "", &mut found);
+        assert!(found.is_empty(), "{tier}: {}", found.join("\n"));
+        if tier == "isolate" {
+            assert_eq!(
+                shared["metadata"]["host_pid"], listened["metadata"]["host_pid"],
+                "the two workloads were meant to share a host process"
+            );
+        }
+    }
+    server.stop();
+}
