@@ -5,7 +5,7 @@
 # the page's tests drive (Debian's chromium).
 set -euo pipefail
 
-apt_packages=(clang lld llvm wasi-libc prometheus)
+apt_packages=(clang lld llvm wasi-libc prometheus bubblewrap)
 if [[ ${1:-} == test ]]; then
   apt_packages+=(chromium)
 fi

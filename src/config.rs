@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::LimitRange;
+use crate::backend::isolate::JailMode;
 use crate::router::{Isolation, Policy};
 
 #[derive(Debug, Parser)]
@@ -139,6 +140,15 @@ pub struct IsolateArgs {
         default_value_t = 128
     )]
     pub host_max_pids: u64,
+    /// Run each host in a bubblewrap jail (namespaces, minimal read-only file system, no
+    /// network): `auto` when it works here (loudly unjailed when not), `required`, or `off`.
+    #[arg(
+        long = "isolate-jail",
+        env = "VULCAN_ISOLATE_JAIL",
+        value_enum,
+        default_value_t = JailMode::Auto
+    )]
+    pub jail: JailMode,
 }
 
 impl IsolateArgs {

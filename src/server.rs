@@ -59,6 +59,7 @@ fn isolate_config(args: &ServeArgs) -> IsolateConfig {
         },
         host_memory_mb: isolate.host_memory_mb,
         host_max_pids: isolate.host_max_pids,
+        jail: isolate.jail,
         timeout_ms: args.limits.timeout_ms_range(),
         memory_mb: args.limits.memory_mb_range(),
     }

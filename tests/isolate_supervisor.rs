@@ -1,9 +1,9 @@
 //! The isolate tier's supervisor with real Deno host processes: a host killed or frozen
 //! (SIGSTOP) mid-workload,
 //! a runaway workload's host killed right after its deadline, hosts recycled after K
-//! workloads, no host left behind by a shutdown, and a host that cannot start.
+//! workloads, no host left behind by a shutdown, a host that cannot start, and hosts jailed.
 //!
-//! Each test runs its own agent and counts the `deno` children of this test process, so the
+//! Each test runs its own agent and counts the `deno` processes descended from this test process, so the
 //! tests of this file take turns (`SERIAL`).
 
 mod common;
@@ -24,35 +24,43 @@ fn agent(dir: &std::path::Path, hosts: u32, spares: u32, extra: &[&str]) -> Test
     TestServer::start(serve_args(dir, &flags))
 }
 
-/// Pids of the `deno` processes whose parent is this test process.
-fn deno_children() -> Vec<u32> {
+/// `(command name, parent pid)` of a process, from `/proc/<pid>/stat`.
+fn name_and_parent(pid: u32) -> Option<(String, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`; comm may contain spaces, so split around the last ')'.
+    let (head, tail) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_owned();
+    let ppid = tail.split_whitespace().nth(1)?.parse().ok()?;
+    Some((name, ppid))
+}
+
+/// Pids of the `deno` processes descended from this test process (a jailed host is the
+/// child of its bubblewrap).
+fn deno_descendants() -> Vec<u32> {
     let me = std::process::id();
-    let mut children = Vec::new();
-    for entry in std::fs::read_dir("/proc").expect("/proc") {
-        let Ok(pid) = entry
-            .expect("/proc entry")
-            .file_name()
-            .to_string_lossy()
-            .parse::<u32>()
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid …`; comm may contain spaces, so split after the last ')'.
-        let Some((head, tail)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let ppid = tail
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
-        if head.ends_with("(deno") && ppid == Some(me) {
-            children.push(pid);
+    let descends = |mut pid: u32| {
+        while pid > 1 {
+            match name_and_parent(pid) {
+                Some((_, parent)) if parent == me => return true,
+                Some((_, parent)) => pid = parent,
+                None => return false,
+            }
         }
-    }
-    children
+        false
+    };
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|entry| {
+            entry
+                .ok()?
+                .file_name()
+                .to_string_lossy()
+                .parse::<u32>()
+                .ok()
+        })
+        .filter(|&pid| name_and_parent(pid).is_some_and(|(name, _)| name == "deno"))
+        .filter(|&pid| descends(pid))
+        .collect()
 }
 
 fn alive(pid: u32) -> bool {
@@ -211,13 +219,13 @@ async fn shutdown_leaves_no_deno_process_and_start_sweeps_what_dead_agents_left(
     let server = agent(dir.path(), 2, 1, &[]);
     trivial(&server).await;
     assert!(!stale.exists(), "{} was not swept", stale.display());
-    let hosts = deno_children();
+    let hosts = deno_descendants();
     assert_eq!(hosts.len(), 3, "{hosts:?}");
     server.stop();
     for pid in hosts {
         assert!(!alive(pid), "host {pid} outlived the agent");
     }
-    assert!(deno_children().is_empty());
+    assert!(deno_descendants().is_empty());
 }
 
 #[tokio::test]
@@ -280,5 +288,40 @@ async fn one_host_runs_m_workloads_at_once() {
     // Both ran in the one host, each in a worker of its own.
     assert_ne!(first["output"], second["output"]);
     assert_eq!(host_pid(&first), host_pid(&second));
+    server.stop();
+}
+
+#[tokio::test]
+async fn hosts_run_jailed_as_pid_one_of_their_own_namespace() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = agent(dir.path(), 1, 0, &["--isolate-jail", "required"]);
+    let pid = host_pid(&trivial(&server).await);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid = status.lines().find(|line| line.starts_with("NSpid:"));
+    assert_eq!(
+        nspid,
+        Some(format!("NSpid:\t{pid}\t1").as_str()),
+        "{status}"
+    );
+    let (_, parent) = name_and_parent(pid).unwrap();
+    assert_eq!(name_and_parent(parent).unwrap().0, "bwrap");
+    let backends: Value = reqwest::get(server.url("/v1/backends"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let isolate = backends["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tier| tier["kind"] == "isolate")
+        .expect("the isolate tier");
+    let detail = isolate["health"]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("1 hosts ready") && !detail.contains("NOT"),
+        "{detail}"
+    );
     server.stop();
 }

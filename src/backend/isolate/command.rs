@@ -7,6 +7,8 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
+use super::jail::Jail;
+
 /// Where the pinned Deno binary is, relative to `isolate-host/` (installed by `npm ci`).
 const DENO: &str = "node_modules/@deno/linux-x64-glibc/deno";
 /// Unix socket paths are limited to 108 bytes, terminator included.
@@ -55,11 +57,32 @@ impl HostCommand {
         Ok(socket)
     }
 
-    /// The command for a host whose private directory is `dir` (0700, created by the caller).
-    pub fn build(&self, dir: &Path, socket: &Path) -> Command {
+    /// Where the Deno binary is.
+    pub fn deno(&self) -> &Path {
+        &self.deno
+    }
+
+    /// Where the host program is.
+    pub fn host_dir(&self) -> &Path {
+        &self.host_dir
+    }
+
+    /// The command for a host whose private directory is `dir` (0700, created by the caller),
+    /// in `jail` when there is one (which then reports Deno's pid on its status descriptor).
+    pub fn build(&self, dir: &Path, socket: &Path, jail: Option<&Jail>) -> Command {
         let host = &self.host_dir;
         let socket_text = socket.display();
-        let mut command = Command::new(&self.deno);
+        let mut command = match jail {
+            Some(jail) => {
+                let mut command = Command::new(jail.program());
+                command
+                    .args(jail.args_reporting_pid(dir))
+                    .arg("--")
+                    .arg(&self.deno);
+                command
+            }
+            None => Command::new(&self.deno),
+        };
         command
             .env_clear()
             .env("DENO_DIR", dir.join("deno"))

@@ -1,7 +1,9 @@
-//! One isolate host process: started in a private directory and its own cgroups, ready when
-//! it prints `{"ready":true,"pid":N}`, drained of stdout and stderr for its whole life, and
-//! reaped by a task of its own that also cleans up after it.
+//! One isolate host process: started in a private directory and its own cgroups (and its
+//! jail, when there is one), ready when it prints `{"ready":true,"pid":N}`, drained of stdout
+//! and stderr for its whole life, and reaped by a task of its own that also cleans up after
+//! it.
 
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -10,11 +12,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::net::unix::pipe;
 use tokio::process::Child;
 use tokio::sync::{Notify, watch};
 
 use super::cgroup::{Cgroups, HostCgroup};
 use super::command::HostCommand;
+use super::jail::Jail;
 use super::sandbox::Sandbox;
 
 /// How long a host may take from spawn to its readiness line.
@@ -26,6 +30,8 @@ const STDERR_TAIL_BYTES: usize = 4096;
 pub struct Launcher {
     pub command: HostCommand,
     pub sandbox: Sandbox,
+    /// `None` when hosts run unjailed (the tier says so in its health detail).
+    pub jail: Option<Jail>,
     /// `None` when cgroups cannot be used (the tier says so in its health detail).
     pub cgroups: Option<Cgroups>,
     /// Parent of every host's private directory (0700).
@@ -44,6 +50,7 @@ pub struct Exit {
 
 pub struct Host {
     pub id: u64,
+    /// Deno's pid (in a jail, not that of bubblewrap, which is the child the agent spawned).
     pub pid: u32,
     pub socket: PathBuf,
     exit: watch::Receiver<Option<Exit>>,
@@ -55,6 +62,13 @@ pub struct Host {
 struct Ready {
     ready: bool,
     pid: u32,
+}
+
+/// The first report of the jail on its status descriptor.
+#[derive(Deserialize)]
+struct JailStatus {
+    #[serde(rename = "child-pid")]
+    child_pid: u32,
 }
 
 impl Host {
@@ -74,16 +88,28 @@ impl Host {
             ),
             None => None,
         };
-        let mut command = launcher.command.build(&dir, &socket);
+        let mut command = launcher
+            .command
+            .build(&dir, &socket, launcher.jail.as_ref());
         let procs = match &cgroup {
             Some(cgroup) => cgroup
                 .open_procs()
                 .map_err(|err| format!("opening the cgroups of host {id}: {err}"))?,
             None => Vec::new(),
         };
-        launcher.sandbox.apply(&mut command, &procs);
+        let (status_tx, status) = match &launcher.jail {
+            Some(_) => {
+                let (tx, rx) = pipe::pipe()
+                    .and_then(|(tx, rx)| Ok((tx.into_blocking_fd()?, rx)))
+                    .map_err(|err| format!("creating the jail's status pipe: {err}"))?;
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let status_fd = status_tx.as_ref().map(AsRawFd::as_raw_fd);
+        launcher.sandbox.apply(&mut command, &procs, status_fd);
         let spawned = command.spawn();
-        drop(procs);
+        drop((procs, status_tx));
         let mut child = match spawned {
             Ok(child) => child,
             Err(err) => {
@@ -101,7 +127,7 @@ impl Host {
         let kill = Arc::new(Notify::new());
         let (exit_tx, exit) = watch::channel(None);
         tokio::spawn(reap(child, Arc::clone(&kill), exit_tx, dir, cgroup));
-        let host = Host {
+        let mut host = Host {
             id,
             pid,
             socket,
@@ -109,7 +135,18 @@ impl Host {
             kill,
             stderr,
         };
-        match tokio::time::timeout(READY_DEADLINE, host.await_ready(stdout)).await {
+        let ready = async {
+            let ready_pid = match status {
+                Some(status) => {
+                    host.pid = jailed_pid(status).await?;
+                    // Deno is pid 1 of the jail's pid namespace.
+                    1
+                }
+                None => host.pid,
+            };
+            host.await_ready(stdout, ready_pid).await
+        };
+        match tokio::time::timeout(READY_DEADLINE, ready).await {
             Ok(Ok(())) => Ok(host),
             Ok(Err(reason)) => Err(host.failed_start(&reason).await),
             Err(_) => {
@@ -119,9 +156,11 @@ impl Host {
         }
     }
 
+    /// Reads the readiness line, which must name `pid`.
     async fn await_ready(
         &self,
         stdout: impl AsyncRead + Unpin + Send + 'static,
+        pid: u32,
     ) -> Result<(), String> {
         let mut lines = BufReader::new(stdout);
         let mut line = String::new();
@@ -133,7 +172,7 @@ impl Host {
         }
         let ready: Ready = serde_json::from_str(&line)
             .map_err(|_| format!("printed {:?} instead of the readiness line", line.trim()))?;
-        if !ready.ready || ready.pid != self.pid {
+        if !ready.ready || ready.pid != pid {
             return Err(format!("printed a wrong readiness line {:?}", line.trim()));
         }
         // After readiness stdout is noise that a workload can write: drain it, keep nothing.
@@ -197,6 +236,39 @@ impl Host {
 impl Drop for Host {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Deno's pid, from the first JSON object the jail writes on `status`; the rest (its exit
+/// code, at the end) is drained so the jail never writes into a closed pipe.
+async fn jailed_pid(mut status: pipe::Receiver) -> Result<u32, String> {
+    let mut report = Vec::new();
+    let mut buffer = [0u8; 512];
+    loop {
+        let read = status
+            .read(&mut buffer)
+            .await
+            .map_err(|err| format!("reading the jail's status: {err}"))?;
+        if read == 0 {
+            return Err("the jail ended before it started Deno".into());
+        }
+        report.extend_from_slice(&buffer[..read]);
+        let mut values = serde_json::Deserializer::from_slice(&report).into_iter::<JailStatus>();
+        match values.next() {
+            Some(Ok(first)) => {
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut status, &mut tokio::io::sink()).await;
+                });
+                return Ok(first.child_pid);
+            }
+            Some(Err(err)) if !err.is_eof() => {
+                return Err(format!(
+                    "the jail reported {:?}: {err}",
+                    String::from_utf8_lossy(&report)
+                ));
+            }
+            _ => {}
+        }
     }
 }
 

@@ -9,11 +9,16 @@
 //! - heap: the worker's V8 heap limit (`memory_mb`), reported by the host as `memory_limit`;
 //! - off-heap memory and threads: the host's cgroups (`cgroup.rs`); an OOM kill of the host
 //!   during a workload is `memory_limit`;
-//! - capabilities: the host holds no permission but its socket; seccomp forbids `kill(2)`.
+//! - capabilities: the host holds no permission but its socket; seccomp forbids `kill(2)`;
+//!   the jail (`jail.rs`, bubblewrap) leaves a V8 escape a read-only view of little more than
+//!   Deno itself and no network;
+//! - a host stopped by a signal (SIGSTOP) during a workload is noticed within ~50 ms, and
+//!   the workload ends as `backend_crashed`.
 //!
 //! # Layout
 //! - `command.rs`  the host's command line
 //! - `sandbox.rs`  seccomp, cgroup join and parent-death signal, applied before `exec`
+//! - `jail.rs`     bubblewrap: namespaces and a minimal read-only file system
 //! - `cgroup.rs`   memory and pids cgroups (v1 or v2)
 //! - `host.rs`     one host process: start, readiness, stderr, reaping
 //! - `pool.rs`     the supervisor: leases, retirement, replacement, backoff, health pings
@@ -25,6 +30,7 @@ mod cgroup;
 mod client;
 mod command;
 mod host;
+mod jail;
 mod metrics;
 mod pool;
 mod protocol;
@@ -42,6 +48,8 @@ use prometheus::Registry;
 use self::cgroup::Cgroups;
 use self::command::HostCommand;
 use self::host::{Host, Launcher};
+use self::jail::Jail;
+pub use self::jail::JailMode;
 use self::metrics::IsolateMetrics;
 pub use self::pool::PoolSettings;
 use self::pool::{Pool, Retirement, Verdict};
@@ -79,6 +87,7 @@ pub struct IsolateConfig {
     pub host_memory_mb: u64,
     /// Thread and process cap of one host (its pids cgroup).
     pub host_max_pids: u64,
+    pub jail: JailMode,
     pub timeout_ms: LimitRange,
     pub memory_mb: LimitRange,
 }
@@ -87,8 +96,8 @@ pub struct IsolateBackend {
     pool: Option<Pool>,
     /// Why the tier cannot run at all (Deno missing, …); `None` when it can.
     broken: Option<String>,
-    /// Limits that cannot be enforced here, said in the health detail.
-    caveat: Option<String>,
+    /// Limits and defences missing here, said in the health detail.
+    caveats: Vec<String>,
     config: IsolateConfig,
 }
 
@@ -109,19 +118,19 @@ impl IsolateBackend {
             INSTANCES.fetch_add(1, Ordering::Relaxed)
         );
         let cgroups = Cgroups::detect(&tag);
-        let caveat = cgroups.as_ref().err().map(|reason| {
-            let caveat = format!(
+        let mut caveats = Vec::new();
+        match &cgroups {
+            Ok(cgroups) => tracing::info!("isolate tier: host caps by {}", cgroups.describe()),
+            Err(reason) => caveats.push(format!(
                 "off-heap memory and thread caps are NOT enforced (no usable cgroups: {reason})"
-            );
-            tracing::warn!("isolate tier: {caveat}");
-            caveat
-        });
-        if let Ok(cgroups) = &cgroups {
-            tracing::info!("isolate tier: host caps by {}", cgroups.describe());
+            )),
         }
         sweep_stale_run_dirs();
         let run_dir = std::env::temp_dir().join(&tag);
-        let launcher = Self::launcher(&config, cgroups.ok(), run_dir);
+        let launcher = Self::launcher(&config, cgroups.ok(), run_dir, &mut caveats);
+        for caveat in &caveats {
+            tracing::warn!("isolate tier: {caveat}");
+        }
         let (pool, broken) = match launcher {
             Ok(launcher) => {
                 let pool = Pool::start(launcher, config.pool.clone(), metrics).await;
@@ -135,7 +144,7 @@ impl IsolateBackend {
         IsolateBackend {
             pool,
             broken,
-            caveat,
+            caveats,
             config,
         }
     }
@@ -144,6 +153,7 @@ impl IsolateBackend {
         config: &IsolateConfig,
         cgroups: Option<Cgroups>,
         run_dir: PathBuf,
+        caveats: &mut Vec<String>,
     ) -> std::result::Result<Launcher, String> {
         let command = HostCommand::new(
             &config.host_dir,
@@ -157,13 +167,35 @@ impl IsolateBackend {
             .mode(0o700)
             .create(&run_dir)
             .map_err(|err| format!("creating {}: {err}", run_dir.display()))?;
+        let jail = match config.jail {
+            JailMode::Off => {
+                caveats.push("hosts are NOT jailed (--isolate-jail off)".into());
+                None
+            }
+            mode => match Jail::detect(command.deno(), command.host_dir(), &run_dir) {
+                Ok(jail) => {
+                    tracing::info!("isolate tier: hosts jailed by bubblewrap");
+                    Some(jail)
+                }
+                Err(reason) if mode == JailMode::Required => {
+                    return Err(format!("the jail is required but unusable: {reason}"));
+                }
+                Err(reason) => {
+                    caveats.push(format!("hosts are NOT jailed ({reason})"));
+                    None
+                }
+            },
+        };
+        // The jail's own process counts in the host's pids cgroup.
+        let jail_pids = u64::from(jail.is_some());
         Ok(Launcher {
             command,
             sandbox,
+            jail,
             cgroups,
             run_dir,
             host_memory_bytes: config.host_memory_mb << 20,
-            host_max_pids: config.host_max_pids,
+            host_max_pids: config.host_max_pids + jail_pids,
         })
     }
 
@@ -368,7 +400,7 @@ impl Backend for IsolateBackend {
             (None, 0) => format!("{} hosts starting", view.booting),
             (_, ready) => format!("{ready} hosts ready, {} starting", view.booting),
         };
-        if let Some(caveat) = &self.caveat {
+        for caveat in &self.caveats {
             detail.push_str("; ");
             detail.push_str(caveat);
         }
