@@ -124,6 +124,14 @@ impl HostCgroup {
             .unwrap_or(0)
     }
 
+    /// Whether no process is left in the cgroups (a jailed Deno dies just after its jail).
+    pub fn is_empty(&self) -> bool {
+        self.layout.dirs().iter().all(|dir| {
+            fs::read_to_string(dir.join("cgroup.procs"))
+                .map_or(true, |procs| procs.trim().is_empty())
+        })
+    }
+
     /// Removes the cgroups; call once the process has been reaped.
     pub fn remove(&self) {
         for dir in self.layout.dirs() {

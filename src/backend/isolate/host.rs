@@ -23,6 +23,10 @@ use super::sandbox::Sandbox;
 
 /// How long a host may take from spawn to its readiness line.
 const READY_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a reaped host's cgroup may take to empty (its jailed Deno dying), and how often
+/// it is checked.
+const CGROUP_EMPTY_WAIT: Duration = Duration::from_secs(2);
+const CGROUP_POLL: Duration = Duration::from_millis(5);
 /// Bytes of the host's stderr kept for error messages.
 const STDERR_TAIL_BYTES: usize = 4096;
 
@@ -306,6 +310,15 @@ async fn reap(
         tracing::error!("lost track of an isolate host process");
         return;
     };
+    if let Some(cgroup) = &cgroup {
+        // The process reaped may be the jail, whose Deno is killed as it goes: wait for the
+        // cgroup to empty, or it cannot be removed.
+        let mut waited = Duration::ZERO;
+        while !cgroup.is_empty() && waited < CGROUP_EMPTY_WAIT {
+            tokio::time::sleep(CGROUP_POLL).await;
+            waited += CGROUP_POLL;
+        }
+    }
     let oom_killed = cgroup.as_ref().is_some_and(|cgroup| cgroup.oom_kills() > 0);
     cleanup(&dir, cgroup.as_ref());
     let _ = exit_tx.send(Some(Exit { status, oom_killed }));
