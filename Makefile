@@ -13,6 +13,7 @@ test:
 	cd engine-wasm && cargo test --release --target x86_64-unknown-linux-gnu
 	cd isolate-host && npm test
 	cd web && npm test
+	tests/fuzz/.venv/bin/python tests/fuzz/run.py
 
 lint: setup
 	cargo fmt --check

@@ -2,7 +2,7 @@
 # Installs what building and testing Vulcan needs on a fresh Debian 12 machine, and nothing
 # that is already there: Debian packages, the wasm32-wasip1 Rust target, the pinned Deno,
 # the web page's packages, and the built page. `setup.sh test` also installs the browser
-# the page's tests drive (Debian's chromium).
+# the page's tests drive (Debian's chromium) and the API fuzzer (schemathesis, from PyPI).
 set -euo pipefail
 
 apt_packages=(clang lld llvm wasi-libc prometheus bubblewrap)
@@ -32,6 +32,17 @@ host=isolate-host
 if [[ ! -x $host/node_modules/@deno/linux-x64-glibc/deno || $host/package-lock.json -nt $host/node_modules/.package-lock.json ]]; then
   echo "setup: installing the pinned Deno (npm ci in $host/)"
   (cd "$host" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The API fuzzer (schemathesis), pinned with hashes by tests/fuzz/requirements.txt.
+if [[ ${1:-} == test ]]; then
+  venv=tests/fuzz/.venv
+  if [[ ! -x $venv/bin/schemathesis || tests/fuzz/requirements.txt -nt $venv/bin/schemathesis ]]; then
+    echo "setup: installing schemathesis into $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes --only-binary=:all: -r tests/fuzz/requirements.txt
+  fi
 fi
 
 # The web page: packages pinned by web/package-lock.json, built into web/dist when any of

@@ -198,6 +198,31 @@ pub struct LimitArgs {
 }
 
 impl LimitArgs {
+    /// Refuses defaults that no request could use: zero, or over their maximum.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, default, max_name, max) in [
+            (
+                "--timeout-ms",
+                self.timeout_ms,
+                "--max-timeout-ms",
+                self.max_timeout_ms,
+            ),
+            (
+                "--memory-mb",
+                self.memory_mb,
+                "--max-memory-mb",
+                self.max_memory_mb,
+            ),
+        ] {
+            if default == 0 || default > max {
+                return Err(format!(
+                    "{name} {default} must be between 1 and {max_name} ({max})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn timeout_ms_range(&self) -> LimitRange {
         LimitRange {
             min: 1,

@@ -18,6 +18,7 @@ use crate::store::Store;
 
 /// Opens the history and starts every tier.
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
+    args.limits.check().map_err(anyhow::Error::msg)?;
     let store = Store::open(&args.data_dir, args.history_max_records)
         .with_context(|| format!("opening history in {}", args.data_dir.display()))?;
     let metrics = Metrics::new();

@@ -34,7 +34,7 @@ pub struct WorkloadRecord {
     pub language: Language,
     pub limits: Limits,
     /// The return value as JSON, when `status` is `succeeded`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub output: Option<Box<RawValue>>,
     pub error: Option<WorkloadError>,
     pub logs: Vec<LogLine>,
@@ -43,7 +43,7 @@ pub struct WorkloadRecord {
     pub duration_ms: f64,
     pub metadata: Option<Metadata>,
     pub code: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Value)]
     pub input: Box<RawValue>,
     /// False only in a response whose history record could not be written.
     #[serde(default = "recorded_default")]

@@ -395,23 +395,37 @@ async fn a_full_disk_answers_unrecorded_and_the_service_stays_up() {
     assert_eq!((status, &after["recorded"]), (200, &json!(true)), "{after}");
 }
 
-#[test]
-fn a_data_dir_that_cannot_be_created_stops_the_start_with_a_clear_error() {
+/// Starts `vulcan serve` with `args`, which must fail with `message` in its stderr.
+fn start_fails_with(args: &[&str], message: &str) {
     let output = Command::new(env!("CARGO_BIN_EXE_vulcan"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            "/proc/vulcan-data",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("NO_COLOR", "1")
         .output()
         .expect("running vulcan");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("cannot create data dir /proc/vulcan-data"),
-        "{stderr}"
+    assert!(stderr.contains(message), "{stderr}");
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_created_stops_the_start_with_a_clear_error() {
+    start_fails_with(
+        &["--data-dir", "/proc/vulcan-data"],
+        "cannot create data dir /proc/vulcan-data",
+    );
+}
+
+#[test]
+fn a_default_limit_over_its_maximum_stops_the_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    start_fails_with(
+        &["--data-dir", data, "--max-timeout-ms", "200"],
+        "--timeout-ms 2000 must be between 1 and --max-timeout-ms (200)",
+    );
+    start_fails_with(
+        &["--data-dir", data, "--memory-mb", "0"],
+        "--memory-mb 0 must be between 1 and --max-memory-mb (512)",
     );
 }

@@ -203,6 +203,12 @@ async fn route_preview_answers_without_running() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["backend"], "isolate");
+    // The same fuel range as a workload (found by schemathesis: 0 and 2^63 were previewed).
+    for fuel in ["0", "9223372036854775808"] {
+        let request = format!(r#"{{"fuel": {fuel}}}"#).into_bytes();
+        let (status, body) = post_raw(shared(), "/v1/route", "application/json", request).await;
+        assert_error(status, &body, 400, "invalid_request");
+    }
     let (status, body) = post_raw(
         broken_isolate(),
         "/v1/route",

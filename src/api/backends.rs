@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::error::{AppError, ErrorBody};
 use super::extract::ApiJson;
 use super::state::AppState;
-use super::workloads::route_error;
+use super::workloads::{fuel_within, route_error};
 use crate::backend::{BackendKind, Capabilities, Health, Language};
 use crate::router::{self, Isolation, Policy, Route, RouteRequest};
 
@@ -75,6 +75,7 @@ pub struct RouteQuery {
     pub language: Language,
     #[serde(default)]
     pub isolation: Isolation,
+    #[schema(minimum = 1)]
     pub fuel: Option<u64>,
 }
 
@@ -85,7 +86,9 @@ pub struct RouteQuery {
     request_body = RouteQuery,
     responses(
         (status = 200, description = "The tier that would run it, and why", body = Route),
-        (status = 400, description = "Malformed request, or fuel asked of a tier that cannot meter it", body = ErrorBody),
+        (status = 400, description = "Malformed request, fuel out of range, or fuel asked of a tier that cannot meter it", body = ErrorBody),
+        (status = 413, description = "Body over its size limit", body = ErrorBody),
+        (status = 415, description = "Content type is not application/json", body = ErrorBody),
         (status = 503, description = "No tier could run it", body = ErrorBody),
     )
 )]
@@ -98,7 +101,11 @@ pub async fn route_preview(
         language: query.language,
         fuel_requested: query.fuel.is_some(),
     };
-    router::route(&request, &state.tier_states(), state.policy)
-        .map(Json)
-        .map_err(|err| route_error(err).into())
+    let route = router::route(&request, &state.tier_states(), state.policy).map_err(route_error)?;
+    let capabilities = state
+        .backend(route.backend)
+        .expect("the router only picks configured tiers")
+        .capabilities();
+    fuel_within(query.fuel, &capabilities)?;
+    Ok(Json(route))
 }

@@ -33,15 +33,18 @@ pub struct WorkloadRequest {
     pub language: Language,
     /// Any JSON value; `null` when absent.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub input: Option<Box<RawValue>>,
     #[serde(default)]
     pub isolation: Isolation,
     /// Wall-clock budget; see `GET /v1/backends` for the default and maximum.
+    #[schema(minimum = 1)]
     pub timeout_ms: Option<u64>,
     /// Memory cap; see `GET /v1/backends` for the default and maximum.
+    #[schema(minimum = 1)]
     pub memory_mb: Option<u64>,
     /// Deterministic fuel budget (wasm tier only); unmetered when absent.
+    #[schema(minimum = 1)]
     pub fuel: Option<u64>,
 }
 
@@ -203,6 +206,7 @@ pub async fn workloads_get(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// At most this many records (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Only records older than this id (for paging).
     pub before: Option<String>,
@@ -259,7 +263,10 @@ fn within(name: &str, requested: Option<u64>, range: LimitRange) -> Result<u64, 
     }
 }
 
-fn fuel_within(requested: Option<u64>, capabilities: &Capabilities) -> Result<Option<u64>, Error> {
+pub fn fuel_within(
+    requested: Option<u64>,
+    capabilities: &Capabilities,
+) -> Result<Option<u64>, Error> {
     match (requested, capabilities.fuel_max) {
         (None, _) => Ok(None),
         (Some(fuel), Some(max)) if (1..=max).contains(&fuel) => Ok(Some(fuel)),

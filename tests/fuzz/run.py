@@ -1,0 +1,97 @@
+"""Fuzzes the HTTP API from its own OpenAPI description with schemathesis.
+
+Builds and starts a throwaway agent on a free loopback port (both tiers, a fresh data dir,
+timeouts capped at 200 ms so generated workloads stay quick), waits until every tier is
+available, runs schemathesis with a fixed seed, and stops the agent. Exits with
+schemathesis's status: non-zero on any 5xx, schema violation, undocumented status code,
+wrongly accepted or refused request, or unreachable agent.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "200")
+
+
+def build_agent() -> str:
+    """Builds `vulcan` (debug) and returns the executable cargo reports."""
+    out = subprocess.run(
+        ["cargo", "build", "--quiet", "--bin", "vulcan", "--message-format=json"],
+        cwd=ROOT, check=True, capture_output=True, text=True,
+    ).stdout
+    for line in out.splitlines():
+        message = json.loads(line)
+        if message.get("executable"):
+            return message["executable"]
+    sys.exit("fuzz: cargo built no vulcan executable")
+
+
+def drain(stream, keep: list[str]) -> None:
+    """Reads the agent's log to its end (so it never blocks on a full pipe), keeping its
+    warnings and errors."""
+    for line in stream:
+        if " WARN " in line or " ERROR " in line:
+            keep.append(line)
+
+
+def start_agent(binary: str, data_dir: str, problems: list[str]) -> tuple[subprocess.Popen, str]:
+    agent = subprocess.Popen(
+        [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
+         "--timeout-ms", "200", "--max-timeout-ms", "200"],
+        env={**os.environ, "NO_COLOR": "1", "RUST_LOG": "info"},
+        stderr=subprocess.PIPE, text=True,
+    )
+    for line in agent.stderr:
+        match = re.search(r"vulcan listening address=(\S+)", line)
+        if match:
+            threading.Thread(target=drain, args=(agent.stderr, problems), daemon=True).start()
+            return agent, f"http://{match.group(1)}"
+    sys.exit(f"fuzz: the agent exited ({agent.wait()}) before it listened")
+
+
+def wait_for_tiers(url: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/v1/backends") as response:
+            backends = json.load(response)["backends"]
+        if all(tier["available"] for tier in backends):
+            return
+        time.sleep(0.1)
+    sys.exit(f"fuzz: tiers not available within 60 s: {backends}")
+
+
+def main() -> int:
+    binary = build_agent()
+    with tempfile.TemporaryDirectory(prefix="vulcan-fuzz-") as work:
+        problems: list[str] = []
+        agent, url = start_agent(binary, os.path.join(work, "data"), problems)
+        try:
+            wait_for_tiers(url)
+            schemathesis = Path(sys.executable).parent / "schemathesis"
+            return subprocess.run(
+                [str(schemathesis), "--config-file", str(HERE / "schemathesis.toml"),
+                 "run", f"{url}/openapi.json",
+                 "--seed", "1", "--max-examples", EXAMPLES, "--workers", "2",
+                 "--continue-on-failure", "--request-timeout", "10",
+                 "--generation-database", "none", "--no-color"],
+                timeout=600,
+            ).returncode
+        finally:
+            agent.kill()
+            agent.wait()
+            if problems:
+                print("fuzz: the agent logged these warnings and errors:", *problems, sep="\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
