@@ -84,6 +84,7 @@ def main() -> int:
                  "--seed", "1", "--max-examples", EXAMPLES, "--workers", "2",
                  "--continue-on-failure", "--request-timeout", "10",
                  "--generation-database", "none", "--no-color"],
+                cwd=work,  # where it leaves its own files
                 timeout=600,
             ).returncode
         finally:
