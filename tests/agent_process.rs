@@ -79,20 +79,13 @@ impl Agent {
     }
 
     async fn wait_for_in_flight(&self, want: u64) {
-        let line = format!("vulcan_workloads_in_flight {want}");
         for _ in 0..1000 {
-            let text = reqwest::get(self.url("/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            if text.lines().any(|l| l == line) {
+            if common::metric(&self.url(""), "vulcan_workloads_in_flight").await == want as f64 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        panic!("never saw `{line}`");
+        panic!("never saw {want} workloads in flight");
     }
 
     /// SIGTERM, then the exit status.
@@ -343,22 +336,6 @@ impl Drop for SmallDisk<'_> {
     }
 }
 
-async fn history_write_errors(agent: &Agent) -> f64 {
-    let text = reqwest::get(agent.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix("vulcan_history_write_errors_total ")?
-                .parse()
-                .ok()
-        })
-        .expect("vulcan_history_write_errors_total")
-}
-
 #[tokio::test]
 async fn a_full_disk_answers_unrecorded_and_the_service_stays_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -383,7 +360,7 @@ async fn a_full_disk_answers_unrecorded_and_the_service_stays_up() {
     assert_eq!(answer["status"], "succeeded", "{answer}");
     assert_eq!(answer["recorded"], false, "{answer}");
     assert_eq!(answer["output"].as_str().map(str::len), Some(200_000));
-    assert!(history_write_errors(&agent).await >= 1.0);
+    assert!(common::metric(&agent.url(""), "vulcan_history_write_errors_total").await >= 1.0);
     // Reads still work, and the service stays up.
     let history = get(&agent.url("/v1/workloads")).await;
     assert_eq!(history[0]["id"], before["id"], "{history}");

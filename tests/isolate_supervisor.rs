@@ -82,15 +82,7 @@ async fn eventually(limit: Duration, what: &str, mut condition: impl FnMut() -> 
 }
 
 async fn metric(server: &TestServer, name: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+    common::metric(&server.url(""), name).await
 }
 
 async fn trivial(server: &TestServer) -> Value {

@@ -110,6 +110,20 @@ pub fn shared() -> &'static TestServer {
     server
 }
 
+/// The value of the metric `name` (with its labels, if any) on the agent at `base_url`;
+/// panics if it is missing.
+pub async fn metric(base_url: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{base_url}/metrics"))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
+}
+
 /// POSTs a workload and returns (HTTP status, body).
 pub async fn submit(server: &TestServer, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
