@@ -22,6 +22,11 @@ lint: setup
 	cd isolate-host && npm run lint
 	cd web && npm run check
 
+# Vulcan's own benchmarks, then Vulcan and its peers side by side (benches/peers/): writes
+# target/bench-peers.json, benches/peers/report.md and benches/peers/latency.svg.
 bench: setup
-	cargo bench --bench wasm
-	cargo bench --bench isolate
+	cargo build --release --bin vulcan
+	rm -f target/bench-backends.jsonl
+	BENCH_LINES=target/bench-backends.jsonl cargo bench --bench wasm
+	BENCH_LINES=target/bench-backends.jsonl cargo bench --bench isolate
+	node benches/peers/run.mjs --agent $${CARGO_TARGET_DIR:-target}/release/vulcan --include target/bench-backends.jsonl

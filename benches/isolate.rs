@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{http_status, latency_row, start_agent, throughput};
+use common::{Percentiles, http_status, latency_row, record_line, start_agent, throughput};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use vulcan::backend::{BackendKind, Language, Limits, Status, Workload};
@@ -62,11 +62,15 @@ fn main() -> anyhow::Result<()> {
             anyhow::ensure!(outcome.status == Status::Succeeded, "{outcome:?}");
         }
         direct.sort_by(f64::total_cmp);
+        let at = Percentiles {
+            p50: direct[direct.len() / 2],
+            p99: direct[(direct.len() - 1) * 99 / 100],
+        };
         println!(
             "| isolate backend (`Backend::execute`), trivial, gaps of 150 ms | {GAP_RUNS} | {:.3} ms | {:.3} ms | |",
-            direct[direct.len() / 2],
-            direct[(direct.len() - 1) * 99 / 100]
+            at.p50, at.p99
         );
+        record_line("vulcan-isolate-host", "trivial", 1, GAP_RUNS, at);
         let inside = gapped_row("HTTP end to end, trivial, gaps of 150 ms", &client, &url, &trivial).await?;
         gapped_row("HTTP end to end, TypeScript trivial, gaps of 150 ms", &client, &url, &typescript)
             .await?;

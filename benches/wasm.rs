@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{THROUGHPUT_WINDOW, cache_dir, latency_row, start_agent, throughput};
+use common::{THROUGHPUT_WINDOW, cache_dir, latency_row, record_line, start_agent, throughput};
 use serde_json::value::RawValue;
 use vulcan::backend::wasm::{WasmBackend, WasmConfig};
 use vulcan::backend::{Backend, Language, LimitRange, Limits, Workload};
@@ -27,7 +27,7 @@ fn main() -> anyhow::Result<()> {
 
         let metered = Arc::new(start_backend(&cache, true)?);
         let trivial = workload(TRIVIAL, r#"{"a": 1, "b": 2}"#);
-        latency_row(
+        let direct = latency_row(
             "wasm backend, trivial (fresh instance each)",
             LATENCY_RUNS,
             || {
@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
             },
         )
         .await?;
+        record_line("vulcan-wasm-backend", "trivial", 1, LATENCY_RUNS, direct);
 
         let mut inside = Vec::new();
         for _ in 0..LATENCY_RUNS {
@@ -52,13 +53,15 @@ fn main() -> anyhow::Result<()> {
             let workload = fib.clone();
             async move { backend.execute(workload).await.map(|o| o.status) }
         })
-        .await?;
+        .await?
+        .p50;
         let without = latency_row("wasm backend, fib(25), fuel + epoch off", FIB_RUNS, || {
             let backend = Arc::clone(&unmetered);
             let workload = fib.clone();
             async move { backend.execute(workload).await.map(|o| o.status) }
         })
-        .await?;
+        .await?
+        .p50;
 
         let url = start_agent(data.path()).await?.url;
         let client = reqwest::Client::new();

@@ -62,8 +62,34 @@ pub async fn http_status(request: reqwest::RequestBuilder) -> vulcan::error::Res
     Ok(Status::parse(answer["status"].as_str().unwrap_or("")).unwrap_or(Status::Error))
 }
 
-/// Runs `run` `runs` times in a row (after a short warm-up) and prints a row; returns p50 ms.
-pub async fn latency_row<F, Fut>(name: &str, runs: usize, run: F) -> anyhow::Result<f64>
+/// Latency percentiles of a row, in ms.
+#[derive(Clone, Copy)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p99: f64,
+}
+
+/// Appends a result in the peers benchmark's line format (`benches/peers/`) to the file
+/// `$BENCH_LINES` names, if any, so `benches/peers/run.mjs --include` merges it.
+pub fn record_line(system: &str, workload: &str, concurrency: usize, runs: usize, at: Percentiles) {
+    let Some(path) = std::env::var_os("BENCH_LINES") else {
+        return;
+    };
+    let line = serde_json::json!({
+        "system": system, "workload": workload, "concurrency": concurrency, "runs": runs,
+        "p50_ms": at.p50, "p99_ms": at.p99,
+    });
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("BENCH_LINES file");
+    writeln!(file, "{line}").expect("writing BENCH_LINES");
+}
+
+/// Runs `run` `runs` times in a row (after a short warm-up) and prints a row.
+pub async fn latency_row<F, Fut>(name: &str, runs: usize, run: F) -> anyhow::Result<Percentiles>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = vulcan::error::Result<Status>>,
@@ -89,7 +115,10 @@ where
         pick(0.5),
         pick(0.99)
     );
-    Ok(pick(0.5))
+    Ok(Percentiles {
+        p50: pick(0.5),
+        p99: pick(0.99),
+    })
 }
 
 /// Succeeded workloads in `window` with `concurrency` clients sending back to back.
