@@ -9,7 +9,7 @@
  *
  * # Layout
  * - `src/args.ts`           command-line flags
- * - `src/worker_source.ts`  the worker's modules as one `data:` URL graph, read before revoking
+ * - `src/worker_source.ts`  the worker's modules, read before revoking, as fresh `blob:` URLs
  * - `src/permissions.ts`    revoking every permission
  * - `src/server.ts`         HTTP routes and error answers
  * - `src/request.ts`        validation of `POST /execute`
@@ -26,7 +26,7 @@ import { Host } from "./src/host.ts";
 import { revokeAll } from "./src/permissions.ts";
 import { handler } from "./src/server.ts";
 import { WarmPool } from "./src/warm_pool.ts";
-import { workerEntryUrl } from "./src/worker_source.ts";
+import { WorkerSource } from "./src/worker_source.ts";
 
 let args: Args;
 try {
@@ -36,7 +36,7 @@ try {
   Deno.exit(2);
 }
 
-const pool = new WarmPool(workerEntryUrl(), args.heapMb);
+const pool = new WarmPool(new WorkerSource(), args.heapMb);
 const host = new Host(pool, args.maxConcurrent);
 const server = Deno.serve({
   path: args.socket,

@@ -133,4 +133,12 @@ export interface ResultMessage {
   heap: HeapStats;
 }
 
-export type WorkerMessage = LogMessage | LogsTruncatedMessage | ResultMessage;
+/**
+ * Sent once, when the worker has loaded its modules and warmed up (before any workload): the
+ * pool then releases the worker's module URLs. A workload's run ignores it.
+ */
+export interface ReadyMessage {
+  type: "ready";
+}
+
+export type WorkerMessage = ReadyMessage | LogMessage | LogsTruncatedMessage | ResultMessage;

@@ -14,6 +14,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { PingMessage } from "./protocol.ts";
+import type { WorkerSource } from "./worker_source.ts";
 
 /** A never-used worker, handed to one workload. */
 export interface Lease {
@@ -34,7 +35,7 @@ export class WarmPool {
   #warm: Warm | null = null;
   #refillScheduled = false;
 
-  constructor(readonly entry: URL, readonly heapMb: number) {}
+  constructor(readonly source: WorkerSource, readonly heapMb: number) {}
 
   /** Makes the warm worker if there is none. */
   fill(): void {
@@ -74,7 +75,12 @@ export class WarmPool {
   }
 
   #spawn(heapMb: number): Worker {
-    const worker = new Worker(this.entry, { resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+    const entry = this.source.entry();
+    const worker = new Worker(entry.url, { resourceLimits: { maxOldGenerationSizeMb: heapMb } });
+    // The worker's first message (`ready`) comes once it has loaded its modules: their URLs
+    // are then no longer needed, and no workload has run in it yet.
+    worker.once("message", entry.revoke);
+    worker.once("exit", entry.revoke);
     // An 'error' event with no listener would throw in the host. The workload's own listener
     // (src/workload.ts) reports errors; this one only keeps a late or idle one harmless.
     worker.on("error", () => {});

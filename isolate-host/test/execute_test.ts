@@ -53,6 +53,34 @@ Deno.test("workload contract", async (t) => {
       },
     );
 
+    await t.step("TypeScript beyond types (an enum) runs", async () => {
+      const code = "enum Answer { Yes = 2 }\nexport default (): number => Answer.Yes;";
+      const result = await host.execute(code, { language: "typescript" });
+      assertEquals([result.status, result.output], ["succeeded", 2]);
+    });
+
+    await t.step("top-level await is awaited before the call", async () => {
+      const result = await host.execute("const n = await 20;\nexport default () => n + 1;");
+      assertEquals([result.status, result.output], ["succeeded", 21]);
+    });
+
+    await t.step("compiled in place or by Deno's loader, errors read the same", async () => {
+      // The word `import` (here in a comment) sends the code through Deno's loader.
+      const body = "const f = (x) => x.y.z;\nexport default () => [1].map(f);";
+      const inPlace = await host.execute(body);
+      const loaded = await host.execute(`${body}\n// import`);
+      assertEquals(inPlace.error?.name, "TypeError");
+      assertEquals([inPlace.error?.line, inPlace.error?.column], [1, 22]);
+      assertEquals(loaded.error, inPlace.error);
+      assertMatch(inPlace.error?.stack ?? "", /^TypeError: .*\n {4}at f \(workload\.js:1:22\)\n/);
+    });
+
+    await t.step("a dynamic import the word check cannot see still works", async () => {
+      const code = "export default async () => (await eval('imp' + 'ort(\"node:path\")')).sep;";
+      const result = await host.execute(code);
+      assertEquals([result.status, result.output], ["succeeded", "/"]);
+    });
+
     await t.step("a syntax error is a SyntaxError at its line and column", async () => {
       const js = await host.execute("export default () => {\n  let x = 1;\n  x = x +;\n};");
       assertEquals(js.status, "error");

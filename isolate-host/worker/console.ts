@@ -16,19 +16,30 @@ const ErrorCtor = Error;
 const StringCtor = String;
 const defineProperty = Object.defineProperty;
 
-/** Replaces `globalThis.console`; `emit` returns whether the entry was kept. */
-export function installConsole(emit: (level: LogLevel, message: string) => boolean): void {
+/** Takes one entry; returns whether it was kept. */
+export type Emit = (level: LogLevel, message: string) => boolean;
+
+/**
+ * Replaces `globalThis.console`, once per worker (redefining a global is slow in V8), and
+ * returns what points it at a run's `emit`. Entries made before that are dropped.
+ */
+export function installConsole(): (emit: Emit) => void {
+  let emit: Emit | null = null;
   let open = true;
   const console = {};
   for (const level of LEVELS) {
     define(console, level, (...args: unknown[]) => {
-      if (!open) return;
+      if (!open || !emit) return;
       let message = "";
       for (let i = 0; i < args.length; i++) message += (i ? " " : "") + show(args[i]);
       open = emit(level, message);
     });
   }
   define(globalThis, "console", console);
+  return (next) => {
+    emit = next;
+    open = true;
+  };
 }
 
 /** How one argument of a `console.*` call reads. */

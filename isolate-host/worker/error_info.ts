@@ -3,10 +3,11 @@
  * line and column in the submitted source.
  *
  * Two shapes reach here. An exception the workload raised carries its position in its stack
- * (`at f (blob:null/…:4:27)`; Deno maps TypeScript positions back to the source). An error that
- * stopped the module from loading carries it at the end of its message instead: a V8 early
- * error is a `SyntaxError` ending `at blob:null/…:1:40`; Deno's own parse errors and refused
- * imports are a `TypeError` whose message ends with a line `    at blob:null/…:3:10`, and a parse
+ * (`at f (vm:workload.js:4:27)`, or `blob:null/…:4:27` when Deno's loader loaded it; TypeScript
+ * positions are the source's either way). An error that stopped the module from loading (always
+ * by Deno's loader, see `run.ts`) carries it at the end of its message instead: a V8 early error
+ * is a `SyntaxError` ending `at blob:null/…:1:40`; Deno's own parse errors and refused imports
+ * are a `TypeError` whose message ends with a line `    at blob:null/…:3:10`, and a parse
  * error's message starts with `SyntaxError: `, so it is reported under that name.
  *
  * Reading a thrown value may run workload code (getters, `toString`); whatever that code does,
@@ -30,8 +31,12 @@ const ErrorCtor = Error;
 const StringCtor = String;
 // deno-lint-ignore no-control-regex -- Deno colours load errors with ANSI escapes; they go.
 const ANSI_ESCAPES = /\u001b\[[0-9;]*m/g;
-/** A frame of the worker's own modules (data: URLs); only the workload's frames are shown. */
-const RUNTIME_FRAME = /^\s+at .*data:application\/typescript/;
+/**
+ * A frame of the worker's own code: its modules are `blob:` URLs (`src/worker_source.ts`), as is
+ * the workload when Deno's loader loads it (its frames are kept), and `run.ts` evaluates modules
+ * in place through Deno's `node:vm`.
+ */
+const RUNTIME_FRAME = /^\s+at .*(blob:|ext:deno_node\/vm\.js)/;
 
 export function describeError(thrown: unknown, module: ModuleName): ErrorInfo {
   if (!isError(thrown)) {
@@ -99,7 +104,7 @@ function cleanStack(stack: string, module: ModuleName): string {
   return stack
     .replace(ANSI_ESCAPES, "")
     .split("\n")
-    .filter((line) => !RUNTIME_FRAME.test(line))
+    .filter((line) => !RUNTIME_FRAME.test(line) || line.includes(`${module.url}:`))
     .join("\n")
     .replaceAll(module.url, module.display);
 }

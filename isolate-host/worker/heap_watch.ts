@@ -17,12 +17,16 @@ const CHECK_EVERY_MS = 10;
 const setIntervalBuiltin = setInterval;
 const clearIntervalBuiltin = clearInterval;
 
-/** Calls `onReached` once, soon after V8 raised the heap limit it had when this was called. */
-export function watchHeapLimit(onReached: () => void): void {
+/**
+ * Calls `onReached` once, soon after V8 raised the heap limit it had when this was called.
+ * Returns what stops the watch.
+ */
+export function watchHeapLimit(onReached: () => void): () => void {
   const initial = getHeapStatistics().heap_size_limit;
   const timer = setIntervalBuiltin(() => {
     if (getHeapStatistics().heap_size_limit <= initial) return;
     clearIntervalBuiltin(timer);
     onReached();
   }, CHECK_EVERY_MS);
+  return () => clearIntervalBuiltin(timer);
 }

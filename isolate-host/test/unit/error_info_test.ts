@@ -7,7 +7,7 @@ Deno.test("a thrown error's position is its first frame in the workload", () => 
   const error = new TypeError("bad");
   error.stack =
     "TypeError: bad\n    at JSON.parse (<anonymous>)\n    at f (blob:null/1234:4:27)\n" +
-    "    at data:application/typescript,abc:5:53";
+    "    at blob:null/5678:5:53";
   assertEquals(describeError(error, module), {
     name: "TypeError",
     message: "bad",
