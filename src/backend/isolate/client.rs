@@ -1,5 +1,7 @@
 //! HTTP/1.1 to a host over its Unix socket: one connection per request (connecting to a Unix
-//! socket costs microseconds, and a connection never outlives its workload).
+//! socket costs microseconds, and a connection never outlives its workload), driven by the
+//! calling task itself: a connection task of its own would cost a wake-up of another thread
+//! on every answer (0.1–0.8 ms on an idle VM).
 
 use std::io;
 use std::path::Path;
@@ -23,7 +25,6 @@ pub async fn call(
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(io::Error::other)?;
-    let connection = tokio::spawn(connection);
     let request = Request::builder()
         .method(method)
         .uri(path)
@@ -31,7 +32,7 @@ pub async fn call(
         .header(CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body)))
         .map_err(io::Error::other)?;
-    let answer = async {
+    let answer = std::pin::pin!(async {
         let response = sender
             .send_request(request)
             .await
@@ -43,8 +44,15 @@ pub async fn call(
             .map_err(io::Error::other)?
             .to_bytes();
         Ok((status, body))
+    });
+    let mut connection = std::pin::pin!(connection);
+    let mut answer = answer;
+    tokio::select! {
+        answer = &mut answer => answer,
+        ended = &mut connection => match ended {
+            // Whatever it delivered before it closed is still there to read.
+            Ok(()) => answer.await,
+            Err(err) => Err(io::Error::other(err)),
+        },
     }
-    .await;
-    connection.abort();
-    answer
 }
