@@ -23,7 +23,8 @@ lint: setup
 	cd web && npm run check
 
 # Vulcan's own benchmarks, then Vulcan and its peers side by side (benches/peers/): writes
-# target/bench-peers.json, benches/peers/report.md and benches/peers/latency.svg.
+# target/bench-peers.json, target/bench-peers.md (the tables for BENCHMARKS.md) and
+# benches/peers/latency.svg (the chart BENCHMARKS.md shows).
 bench: setup
 	cargo build --release --bin vulcan
 	rm -f target/bench-backends.jsonl

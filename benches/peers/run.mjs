@@ -32,7 +32,7 @@ const ENGINE = path.join(ROOT, "engine-wasm");
 
 const args = parseArgs(process.argv.slice(2));
 const out = path.resolve(args.out ?? path.join(ROOT, "target/bench-peers.json"));
-const reportPath = path.resolve(args.report ?? path.join(HERE, "report.md"));
+const reportPath = path.resolve(args.report ?? path.join(ROOT, "target/bench-peers.md"));
 const svgPath = path.resolve(args.svg ?? path.join(HERE, "latency.svg"));
 
 if (args["render-only"]) {
