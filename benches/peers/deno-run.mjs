@@ -47,21 +47,26 @@ const decoder = new TextDecoder();
 let serial = 0;
 let lastRssMb = 0;
 
-async function runOne(spec) {
-  const dir = `${TMP}/run-${serial++}`;
-  const file = spec.language === "typescript" ? "workload.ts" : "workload.js";
-  await Deno.mkdir(dir);
-  await Deno.writeTextFile(`${dir}/${file}`, spec.code);
-  await Deno.writeTextFile(`${dir}/main.js`, MAIN(file));
-  const child = new Deno.Command(DENO, {
+/** `deno run` of `dir/main.js` with every permission denied, stdin and stdout piped. */
+function spawnDeno(dir, stderr) {
+  return new Deno.Command(DENO, {
     args: [...FLAGS, `${dir}/main.js`],
     cwd: dir,
     clearEnv: true,
     env: ENV,
     stdin: "piped",
     stdout: "piped",
-    stderr: "piped",
+    stderr,
   }).spawn();
+}
+
+async function runOne(spec) {
+  const dir = `${TMP}/run-${serial++}`;
+  const file = spec.language === "typescript" ? "workload.ts" : "workload.js";
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(`${dir}/${file}`, spec.code);
+  await Deno.writeTextFile(`${dir}/main.js`, MAIN(file));
+  const child = spawnDeno(dir, "piped");
   const writer = child.stdin.getWriter();
   await writer.write(encoder.encode(spec.input));
   await writer.close();
@@ -79,15 +84,7 @@ async function idleProcessMb() {
   const dir = `${TMP}/idle`;
   await Deno.mkdir(dir);
   await Deno.writeTextFile(`${dir}/main.js`, IDLE);
-  const child = new Deno.Command(DENO, {
-    args: [...FLAGS, `${dir}/main.js`],
-    cwd: dir,
-    clearEnv: true,
-    env: ENV,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
+  const child = spawnDeno(dir, "null");
   const reader = child.stdout.getReader();
   const { value } = await reader.read();
   await new Promise((resolve) => setTimeout(resolve, 300));
