@@ -47,7 +47,7 @@ pub struct ServeArgs {
     /// Routing policy for `isolation: "auto"`.
     #[arg(long, env = "VULCAN_POLICY", value_enum, default_value_t = Policy::IsolateFirst)]
     pub policy: Policy,
-    /// Threads running wasm workloads (at most this many run at once) [default: CPU count].
+    /// Wasm workloads running at once; more wait for a place [default: CPU count].
     #[arg(long, env = "VULCAN_WASM_THREADS")]
     pub wasm_threads: Option<usize>,
     /// Workloads accepted at once, running or queued; more get 429.

@@ -10,7 +10,8 @@ use crate::error::Result;
 /// How often the epoch advances; timeouts are rounded up to whole ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
-/// Native stack that wasm frames may use. Pool threads get this plus headroom.
+/// Native stack that wasm frames may use; each instance runs on a fiber stack of this plus
+/// headroom.
 pub const MAX_WASM_STACK_BYTES: usize = 4 << 20;
 
 /// Linear memory that stays mapped when a pool slot is reused: wasmtime restores only its
@@ -54,6 +55,7 @@ pub fn build(options: EngineOptions) -> Result<(Engine, Allocator)> {
         .total_core_instances(options.max_instances)
         .total_memories(options.max_instances)
         .total_tables(options.max_instances)
+        .total_stacks(options.max_instances)
         .max_memories_per_module(1)
         .max_tables_per_module(1)
         .max_memory_size(options.max_memory_bytes);
@@ -81,8 +83,8 @@ fn base_config(options: EngineOptions) -> Config {
         .consume_fuel(options.metering)
         .epoch_interruption(options.metering)
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
-        // Never used (calls are synchronous), but wasmtime-wasi turns on `async`, whose
-        // fiber stacks must be larger than `max_wasm_stack`.
+        // Guests run on the async runtime's threads, each on a fiber stack of its own that
+        // must be larger than `max_wasm_stack`: no hand-off to a thread of ours and back.
         .async_stack_size(MAX_WASM_STACK_BYTES + (1 << 20))
         .parallel_compilation(true);
     config
@@ -101,22 +103,4 @@ pub fn spawn_epoch_ticker(engine: &Engine) -> std::io::Result<()> {
             }
         })
         .map(drop)
-}
-
-/// Epoch ticks that cover `timeout_ms`, plus one for the partial tick in progress.
-pub fn deadline_ticks(timeout_ms: u64) -> u64 {
-    let tick_ms = EPOCH_TICK.as_millis() as u64;
-    timeout_ms.div_ceil(tick_ms) + 1
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deadline_covers_the_timeout_and_the_current_tick() {
-        assert_eq!(deadline_ticks(0), 1);
-        assert_eq!(deadline_ticks(1), 2);
-        assert_eq!(deadline_ticks(250), 251);
-    }
 }

@@ -1,42 +1,40 @@
 //! The wasm tier: QuickJS compiled to WebAssembly (`engine-wasm/`), pre-initialised with
 //! Wizer, run by wasmtime in a fresh instance per workload with a fuel budget, a memory cap
-//! and an epoch deadline. Execution happens on a dedicated thread pool.
+//! and an epoch deadline. Guests run on the async runtime's own threads (wasmtime's async
+//! support: a fiber per instance that yields at every epoch tick), at most `threads` at once.
 
 mod engine;
 mod guest;
 mod limiter;
-mod pool;
 mod run;
 mod snapshot;
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, RandomState};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
+use tokio::sync::Semaphore;
 
 use engine::Allocator;
 use engine::EngineOptions;
-use pool::Pool;
 use run::Runner;
 
 use crate::backend::{
     Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::typescript;
-
-/// Extra native stack per pool thread beyond what wasm frames may use.
-const POOL_STACK_HEADROOM_BYTES: usize = 2 << 20;
 
 /// How the wasm tier is set up.
 #[derive(Clone, Debug)]
 pub struct WasmConfig {
     /// Where the compiled, pre-initialised guest is cached.
     pub cache_dir: PathBuf,
-    /// Threads that run workloads (at most this many run at once).
+    /// Workloads that run at once (more wait for a place).
     pub threads: usize,
     pub timeout_ms: LimitRange,
     /// `min` is raised to what the guest needs to start.
@@ -47,8 +45,9 @@ pub struct WasmConfig {
 }
 
 pub struct WasmBackend {
-    runner: Arc<Runner>,
-    pool: Pool,
+    runner: Runner,
+    /// A place per workload running; closed at shutdown.
+    places: Semaphore,
     capabilities: Capabilities,
     allocator: Allocator,
     stopped: AtomicBool,
@@ -68,10 +67,6 @@ impl WasmBackend {
         if config.metering {
             engine::spawn_epoch_ticker(&engine)?;
         }
-        let pool = Pool::new(
-            config.threads,
-            engine::MAX_WASM_STACK_BYTES + POOL_STACK_HEADROOM_BYTES,
-        )?;
         let mut memory_mb = config.memory_mb;
         memory_mb.min = memory_mb.min.max(initial_memory_mb(&module));
         memory_mb.default = memory_mb.default.max(memory_mb.min);
@@ -88,8 +83,8 @@ impl WasmBackend {
             "wasm tier ready"
         );
         Ok(WasmBackend {
-            runner: Arc::new(runner),
-            pool,
+            runner,
+            places: Semaphore::new(config.threads.max(1)),
             capabilities,
             allocator,
             stopped: AtomicBool::new(false),
@@ -130,28 +125,32 @@ impl Backend for WasmBackend {
     }
 
     async fn execute(&self, workload: Workload) -> Result<Outcome> {
-        let runner = Arc::clone(&self.runner);
+        let _place = self
+            .places
+            .acquire()
+            .await
+            .map_err(|_| Error::Engine("the wasm tier is shut down".into()))?;
+        let started = std::time::Instant::now();
         let seed = RandomState::new().hash_one(workload.code.len()) >> 11;
-        self.pool
-            .run(move || {
-                let started = std::time::Instant::now();
-                let code = match workload.language {
-                    Language::Javascript => Cow::Borrowed(workload.code.as_str()),
-                    Language::Typescript => match typescript::strip_types(&workload.code) {
-                        Ok(code) => Cow::Owned(code),
-                        Err(error) => {
-                            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-                            return Ok(Outcome::failed(Status::Error, error, elapsed));
-                        }
-                    },
-                };
-                runner.run(&workload, &code, seed)
-            })
-            .await?
+        let code = match workload.language {
+            Language::Javascript => Cow::Borrowed(workload.code.as_str()),
+            Language::Typescript => match typescript::strip_types(&workload.code) {
+                Ok(code) => Cow::Owned(code),
+                Err(error) => {
+                    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+                    return Ok(Outcome::failed(Status::Error, error, elapsed));
+                }
+            },
+        };
+        // A panic in the engine fails this workload, not the task that records it.
+        AssertUnwindSafe(self.runner.run(&workload, &code, seed))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(Error::Engine("the wasm engine panicked".into())))
     }
 
     async fn shutdown(&self) {
         self.stopped.store(true, Ordering::Relaxed);
-        self.pool.shutdown();
+        self.places.close();
     }
 }

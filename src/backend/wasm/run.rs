@@ -1,14 +1,13 @@
 //! Runs one workload in a fresh instance of the pre-initialised guest and turns whatever
 //! happened (a response, a trap, a refused grow, a full pipe) into an `Outcome`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use wasmtime::{Engine, InstancePre, Linker, Module, Store, Trap};
+use wasmtime::{Engine, InstancePre, Linker, Module, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
-use super::engine::deadline_ticks;
 use super::guest::{self, GuestRequest, GuestResult};
 use super::limiter::MemoryLimiter;
 use crate::backend::{Limits, Metadata, Outcome, Status, WasmMetadata, Workload, WorkloadError};
@@ -38,7 +37,7 @@ struct Ending {
 impl Runner {
     pub fn new(engine: &Engine, module: &Module, metering: bool) -> Result<Self> {
         let mut linker: Linker<StoreState> = Linker::new(engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |state| &mut state.wasi)?;
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)?;
         Ok(Runner {
             engine: engine.clone(),
             pre: linker.instantiate_pre(module)?,
@@ -46,8 +45,10 @@ impl Runner {
         })
     }
 
-    /// Runs `code` (JavaScript, types already stripped) with the workload's input and limits.
-    pub fn run(&self, workload: &Workload, code: &str, seed: u64) -> Result<Outcome> {
+    /// Runs `code` (JavaScript, types already stripped) with the workload's input and limits,
+    /// on the calling task: the guest yields to the async runtime at every epoch tick, and is
+    /// interrupted at the first tick past its deadline.
+    pub async fn run(&self, workload: &Workload, code: &str, seed: u64) -> Result<Outcome> {
         let started = Instant::now();
         let limits = &workload.limits;
         let request = serde_json::to_vec(&GuestRequest {
@@ -79,10 +80,15 @@ impl Runner {
         let fuel_budget = limits.fuel.unwrap_or(u64::MAX);
         if self.metering {
             store.set_fuel(fuel_budget)?;
-            store.set_epoch_deadline(deadline_ticks(limits.timeout_ms));
+            let deadline = started + Duration::from_millis(limits.timeout_ms);
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| match Instant::now() >= deadline {
+                true => Ok(UpdateDeadline::Interrupt),
+                false => Ok(UpdateDeadline::Yield(1)),
+            });
         }
 
-        let instance = match self.pre.instantiate(&mut store) {
+        let instance = match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
             Err(_) if store.data().limiter.refused() => {
                 let error = memory_error(limits, "the engine's initial memory does not fit");
@@ -91,9 +97,10 @@ impl Runner {
             Err(err) => return Err(err.into()),
         };
         let instantiate_ms = ms(started);
-        let call = instance
-            .get_typed_func::<(), ()>(&mut store, "_start")
-            .and_then(|start| start.call(&mut store, ()));
+        let call = match instance.get_typed_func::<(), ()>(&mut store, "_start") {
+            Ok(start) => start.call_async(&mut store, ()).await,
+            Err(err) => Err(err),
+        };
 
         let fuel_consumed = match self.metering {
             true => fuel_budget - store.get_fuel().unwrap_or(0),
