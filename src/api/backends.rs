@@ -102,10 +102,6 @@ pub async fn route_preview(
         fuel_requested: query.fuel.is_some(),
     };
     let route = router::route(&request, &state.tier_states(), state.policy).map_err(route_error)?;
-    let capabilities = state
-        .backend(route.backend)
-        .expect("the router only picks configured tiers")
-        .capabilities();
-    fuel_within(query.fuel, &capabilities)?;
+    fuel_within(query.fuel, &state.capabilities(route.backend))?;
     Ok(Json(route))
 }

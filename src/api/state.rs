@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::admission::Admission;
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{Backend, BackendKind, Capabilities};
 use crate::config::LimitArgs;
 use crate::metrics::Metrics;
 use crate::router::{Policy, TierState};
@@ -26,6 +26,13 @@ pub struct AppState {
 impl AppState {
     pub fn backend(&self, kind: BackendKind) -> Option<&Arc<dyn Backend>> {
         self.backends.iter().find(|backend| backend.kind() == kind)
+    }
+
+    /// What the tier a route chose can do (the router only picks configured tiers).
+    pub fn capabilities(&self, kind: BackendKind) -> Capabilities {
+        self.backend(kind)
+            .expect("the router only picks configured tiers")
+            .capabilities()
     }
 
     /// The tiers as the router sees them, right now.

@@ -80,10 +80,7 @@ pub async fn workloads_create(
     };
     let route =
         router::route(&route_request, &state.tier_states(), state.policy).map_err(route_error)?;
-    let capabilities = state
-        .backend(route.backend)
-        .expect("the router only picks configured tiers")
-        .capabilities();
+    let capabilities = state.capabilities(route.backend);
     let workload_limits = Limits {
         timeout_ms: within("timeout_ms", request.timeout_ms, capabilities.timeout_ms)?,
         memory_mb: within("memory_mb", request.memory_mb, capabilities.memory_mb)?,

@@ -32,7 +32,7 @@ pub async fn call(
         .header(CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body)))
         .map_err(io::Error::other)?;
-    let answer = std::pin::pin!(async {
+    let mut answer = std::pin::pin!(async {
         let response = sender
             .send_request(request)
             .await
@@ -46,7 +46,6 @@ pub async fn call(
         Ok((status, body))
     });
     let mut connection = std::pin::pin!(connection);
-    let mut answer = answer;
     tokio::select! {
         answer = &mut answer => answer,
         ended = &mut connection => match ended {

@@ -217,11 +217,12 @@ impl IsolateBackend {
             host_id: host.id,
             host_pid: host.pid,
         };
-        let crashed = |message: String| {
+        let failed_host = |message: String, retirement: Retirement| {
             let error = WorkloadError::new("BackendCrashed", message);
             let outcome = Outcome::failed(Status::BackendCrashed, error, ms(started));
-            (outcome, Verdict::Retire(Retirement::Crashed))
+            (outcome, Verdict::Retire(retirement))
         };
+        let crashed = |message: String| failed_host(message, Retirement::Crashed);
         let answer = tokio::select! {
             answer = tokio::time::timeout(deadline, call) => answer,
             () = stopped(host) => {
@@ -229,9 +230,7 @@ impl IsolateBackend {
                     "the isolate host (pid {}) was stopped by a signal during the workload",
                     host.pid
                 );
-                let error = WorkloadError::new("BackendCrashed", message);
-                let outcome = Outcome::failed(Status::BackendCrashed, error, ms(started));
-                return (outcome, Verdict::Retire(Retirement::Stopped));
+                return failed_host(message, Retirement::Stopped);
             }
         };
         match answer {
