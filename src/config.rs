@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::backend::LimitRange;
 use crate::backend::isolate::JailMode;
-use crate::router::{Isolation, Policy};
+use crate::router::Isolation;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run one workload file on a running server and print its output.
     Run(RunArgs),
 }
@@ -44,9 +44,10 @@ pub struct ServeArgs {
     /// Directory for the compiled wasm guest [default: <data-dir>/cache].
     #[arg(long, env = "VULCAN_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Routing policy for `isolation: "auto"`.
-    #[arg(long, env = "VULCAN_POLICY", value_enum, default_value_t = Policy::IsolateFirst)]
-    pub policy: Policy,
+    /// Routing policy for `isolation: "auto"`: `isolate-first`, `wasm-first`, or a policy
+    /// file (`.toml` or `.json`; see `policies/`).
+    #[arg(long, env = "VULCAN_POLICY", default_value = "isolate-first")]
+    pub policy: String,
     /// Wasm workloads running at once; more wait for a place [default: CPU count].
     #[arg(long, env = "VULCAN_WASM_THREADS")]
     pub wasm_threads: Option<usize>,

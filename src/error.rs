@@ -8,6 +8,9 @@ pub enum Error {
     /// The client sent something we refuse to run (bad limits, bad code size, …).
     #[error("{0}")]
     InvalidRequest(String),
+    /// A routing policy that does not parse or validate.
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(String),
     /// A part of the request is over its size limit.
     #[error("{0}")]
     TooLarge(String),

@@ -8,7 +8,8 @@
 //!   the V8-isolates-in-supervised-Deno-hosts tier, [`backend::wasm`] the QuickJS-in-wasmtime
 //!   tier.
 //! - [`typescript`]: type stripping for tiers without a TypeScript front end.
-//! - [`router`]: the routing policy, a pure function.
+//! - [`policy`]: routing policies as data (rules over workload features, a fallback).
+//! - [`router`]: routing, a pure function of a workload, the tiers and a policy.
 //! - [`admission`]: the bound on workloads in flight (429 past it).
 //! - [`store`]: workload history in SQLite.
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod policy;
 pub mod router;
 pub mod server;
 pub mod store;

@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         .init();
     match cli.command {
         Some(Command::Run(args)) => vulcan::cli::run(args).await,
-        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }
 }

@@ -14,11 +14,13 @@ use crate::backend::isolate::{IsolateBackend, IsolateConfig, PoolSettings};
 use crate::backend::wasm::{WasmBackend, WasmConfig};
 use crate::config::ServeArgs;
 use crate::metrics::Metrics;
+use crate::policy::PolicySlot;
 use crate::store::Store;
 
 /// Opens the history and starts every tier.
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     args.limits.check().map_err(anyhow::Error::msg)?;
+    let policy = PolicySlot::from_arg(&args.policy).map_err(anyhow::Error::msg)?;
     let store = Store::open(&args.data_dir, args.history_max_records)
         .with_context(|| format!("opening history in {}", args.data_dir.display()))?;
     let metrics = Metrics::new();
@@ -41,7 +43,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         store: Arc::new(store),
         metrics: Arc::new(metrics),
         admission: Admission::new(args.max_in_flight),
-        policy: args.policy,
+        policy: Arc::new(policy),
         limits: Arc::new(args.limits.clone()),
         web_dir: args.web_dir.as_path().into(),
     })

@@ -30,6 +30,9 @@ pub struct WorkloadRecord {
     pub backend: BackendKind,
     /// Why `backend` was chosen (`requested`, or the `auto` policy's reasoning).
     pub route_reason: String,
+    /// The client's label for the workload, which routing rules can match.
+    #[serde(default)]
+    pub tag: Option<String>,
     pub isolation: Isolation,
     pub language: Language,
     pub limits: Limits,
@@ -63,6 +66,8 @@ pub struct WorkloadSummary {
     pub backend: BackendKind,
     pub language: Language,
     pub duration_ms: f64,
+    #[serde(default)]
+    pub tag: Option<String>,
     /// The first line of the code, at most 80 characters.
     pub code_preview: String,
 }
@@ -208,6 +213,7 @@ fn summarise(record: &WorkloadRecord) -> WorkloadSummary {
         backend: record.backend,
         language: record.language,
         duration_ms: record.duration_ms,
+        tag: record.tag.clone(),
         code_preview: first_line.trim().chars().take(80).collect(),
     }
 }
@@ -248,6 +254,7 @@ mod tests {
             status,
             backend: BackendKind::Wasm,
             route_reason: "requested".into(),
+            tag: None,
             isolation: Isolation::Wasm,
             language: Language::Javascript,
             limits: Limits {

@@ -8,14 +8,16 @@ use utoipa::ToSchema;
 use super::error::{AppError, ErrorBody};
 use super::extract::ApiJson;
 use super::state::AppState;
-use super::workloads::{fuel_within, route_error};
+use super::workloads::plan;
 use crate::backend::{BackendKind, Capabilities, Health, Language};
-use crate::router::{self, Isolation, Policy, Route, RouteRequest};
+use crate::error::Error;
+use crate::policy::PolicyChoice;
+use crate::router::{Isolation, Route, RouteRequest};
 
 #[derive(Serialize, ToSchema)]
 pub struct BackendsResponse {
-    /// The policy `auto` follows.
-    pub policy: Policy,
+    /// The name of the policy `auto` follows (`GET /v1/policy` has all of it).
+    pub policy: String,
     /// Every tier Vulcan knows, configured or not.
     pub backends: Vec<BackendInfo>,
 }
@@ -62,21 +64,32 @@ pub async fn backends_list(State(state): State<AppState>) -> Json<BackendsRespon
         })
         .collect();
     Json(BackendsResponse {
-        policy: state.policy,
+        policy: state.policy.policy().name.clone(),
         backends,
     })
 }
 
-/// What routing looks at; the same fields as a workload request, without the code.
+/// What routing looks at: a workload request's fields, with the code or just its size, and
+/// optionally a policy to try instead of the installed one.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteQuery {
+    /// The code, whose size rules can match; or give `code_bytes`.
+    pub code: Option<String>,
+    pub code_bytes: Option<u64>,
     #[serde(default)]
     pub language: Language,
     #[serde(default)]
     pub isolation: Isolation,
     #[schema(minimum = 1)]
+    pub timeout_ms: Option<u64>,
+    #[schema(minimum = 1)]
+    pub memory_mb: Option<u64>,
+    #[schema(minimum = 1)]
     pub fuel: Option<u64>,
+    pub tag: Option<String>,
+    /// A built-in policy's name or a whole policy; the installed one when absent.
+    pub policy: Option<PolicyChoice>,
 }
 
 #[utoipa::path(
@@ -86,7 +99,7 @@ pub struct RouteQuery {
     request_body = RouteQuery,
     responses(
         (status = 200, description = "The tier that would run it, and why", body = Route),
-        (status = 400, description = "Malformed request, fuel out of range, or fuel asked of a tier that cannot meter it", body = ErrorBody),
+        (status = 400, description = "Malformed request or policy, limits out of range, or fuel asked of a tier that cannot meter it", body = ErrorBody),
         (status = 413, description = "Body over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
         (status = 503, description = "No tier could run it", body = ErrorBody),
@@ -96,12 +109,26 @@ pub async fn route_preview(
     State(state): State<AppState>,
     ApiJson(query): ApiJson<RouteQuery>,
 ) -> Result<Json<Route>, AppError> {
+    let policy = match query.policy {
+        Some(choice) => choice.resolve().map_err(Error::InvalidPolicy)?,
+        None => state.policy.policy(),
+    };
+    let code_bytes = match (&query.code, query.code_bytes) {
+        (Some(_), Some(_)) => {
+            let message = "give code or code_bytes, not both".to_owned();
+            return Err(Error::InvalidRequest(message).into());
+        }
+        (Some(code), None) => code.len() as u64,
+        (None, bytes) => bytes.unwrap_or(0),
+    };
     let request = RouteRequest {
         isolation: query.isolation,
         language: query.language,
-        fuel_requested: query.fuel.is_some(),
+        code_bytes,
+        timeout_ms: query.timeout_ms.unwrap_or(state.limits.timeout_ms),
+        memory_mb: query.memory_mb.unwrap_or(state.limits.memory_mb),
+        fuel: query.fuel,
+        tag: query.tag,
     };
-    let route = router::route(&request, &state.tier_states(), state.policy).map_err(route_error)?;
-    fuel_within(query.fuel, &state.capabilities(route.backend))?;
-    Ok(Json(route))
+    Ok(Json(plan(&state, &request, &policy)?.0))
 }

@@ -49,6 +49,7 @@ impl From<Error> for AppError {
     fn from(err: Error) -> Self {
         let (status, code) = match &err {
             Error::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            Error::InvalidPolicy(_) => (StatusCode::BAD_REQUEST, "invalid_policy"),
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),

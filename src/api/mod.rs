@@ -5,6 +5,7 @@
 mod backends;
 mod error;
 mod extract;
+mod policy;
 mod state;
 mod system;
 #[cfg(test)]
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(workloads::workloads_get))
         .routes(routes!(backends::backends_list))
         .routes(routes!(backends::route_preview))
+        .routes(routes!(policy::policy_get, policy::policy_put))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))
         .split_for_parts();

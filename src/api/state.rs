@@ -7,7 +7,8 @@ use crate::admission::Admission;
 use crate::backend::{Backend, BackendKind, Capabilities};
 use crate::config::LimitArgs;
 use crate::metrics::Metrics;
-use crate::router::{Policy, TierState};
+use crate::policy::PolicySlot;
+use crate::router::TierState;
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -17,7 +18,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
     pub admission: Arc<Admission>,
-    pub policy: Policy,
+    /// The policy `auto` follows.
+    pub policy: Arc<PolicySlot>,
     pub limits: Arc<LimitArgs>,
     /// The built web page served at `/`.
     pub web_dir: Arc<Path>,

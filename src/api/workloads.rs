@@ -11,12 +11,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{AppError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::state::AppState;
-use crate::admission::Ticket;
 use crate::backend::{
     BackendKind, Capabilities, Language, LimitRange, Limits, Outcome, Status, Workload,
-    WorkloadError,
+    WorkloadError, json_null,
 };
 use crate::error::Error;
+use crate::policy::{RoutingPolicy, check_name};
 use crate::router::{self, Isolation, Route, RouteError, RouteRequest};
 use crate::store::{ListQuery, WorkloadRecord, WorkloadSummary};
 
@@ -46,6 +46,9 @@ pub struct WorkloadRequest {
     /// Deterministic fuel budget (wasm tier only); unmetered when absent.
     #[schema(minimum = 1)]
     pub fuel: Option<u64>,
+    /// A label kept in the history, which routing rules can match: 1 to 64 letters, digits,
+    /// spaces, `.`, `_` or `-`.
+    pub tag: Option<String>,
 }
 
 #[utoipa::path(
@@ -66,35 +69,52 @@ pub async fn workloads_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<WorkloadRequest>,
 ) -> Result<Json<WorkloadRecord>, AppError> {
-    let limits = &state.limits;
-    check_size("code", request.code.len(), limits.max_code_bytes)?;
-    let input = request
-        .input
-        .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"));
-    check_size("input", input.get().len(), limits.max_input_bytes)?;
-
-    let route_request = RouteRequest {
-        isolation: request.isolation,
-        language: request.language,
-        fuel_requested: request.fuel.is_some(),
-    };
-    let route =
-        router::route(&route_request, &state.tier_states(), state.policy).map_err(route_error)?;
-    let capabilities = state.capabilities(route.backend);
-    let workload_limits = Limits {
-        timeout_ms: within("timeout_ms", request.timeout_ms, capabilities.timeout_ms)?,
-        memory_mb: within("memory_mb", request.memory_mb, capabilities.memory_mb)?,
-        fuel: fuel_within(request.fuel, &capabilities)?,
-        max_output_bytes: limits.max_output_bytes,
-        max_log_bytes: limits.max_log_bytes,
-        max_log_lines: limits.max_log_lines,
-    };
-
+    let policy = state.policy.policy();
+    let accepted = accept(&state, request, &policy)?;
     let Some(ticket) = state.admission.try_admit() else {
         state.metrics.rejected.inc();
         return Err(Error::Overloaded.into());
     };
-    let accepted = Accepted {
+    // A task of its own, so a client that hangs up cannot stop the record being written.
+    let run = tokio::spawn(async move {
+        let _ticket = ticket;
+        let record = run(&state, accepted).await;
+        store(&state, record)
+    });
+    run.await
+        .map(Json)
+        .map_err(|err| Error::Engine(format!("workload task failed: {err}")).into())
+}
+
+/// A workload past validation and routing, with its limits set for the chosen tier.
+pub(super) struct Accepted {
+    workload: Workload,
+    isolation: Isolation,
+    tag: Option<String>,
+    pub route: Route,
+}
+
+/// Checks sizes, then routes the workload under `policy` and sets its limits.
+pub(super) fn accept(
+    state: &AppState,
+    request: WorkloadRequest,
+    policy: &RoutingPolicy,
+) -> Result<Accepted, Error> {
+    let limits = &state.limits;
+    check_size("code", request.code.len(), limits.max_code_bytes)?;
+    let input = request.input.unwrap_or_else(json_null);
+    check_size("input", input.get().len(), limits.max_input_bytes)?;
+    let route_request = RouteRequest {
+        isolation: request.isolation,
+        language: request.language,
+        code_bytes: request.code.len() as u64,
+        timeout_ms: request.timeout_ms.unwrap_or(limits.timeout_ms),
+        memory_mb: request.memory_mb.unwrap_or(limits.memory_mb),
+        fuel: request.fuel,
+        tag: request.tag.clone(),
+    };
+    let (route, workload_limits) = plan(state, &route_request, policy)?;
+    Ok(Accepted {
         workload: Workload {
             code: request.code,
             language: request.language,
@@ -102,26 +122,40 @@ pub async fn workloads_create(
             limits: workload_limits,
         },
         isolation: request.isolation,
+        tag: request.tag,
         route,
+    })
+}
+
+/// Routes a workload under `policy` and sets its limits for the chosen tier, checking them
+/// against what that tier accepts.
+pub(super) fn plan(
+    state: &AppState,
+    request: &RouteRequest,
+    policy: &RoutingPolicy,
+) -> Result<(Route, Limits), Error> {
+    if let Some(tag) = &request.tag {
+        check_name("tag", tag).map_err(Error::InvalidRequest)?;
+    }
+    let route = router::route(request, &state.tier_states(), policy).map_err(route_error)?;
+    let capabilities = state.capabilities(route.backend);
+    let limits = Limits {
+        timeout_ms: within("timeout_ms", request.timeout_ms, capabilities.timeout_ms)?,
+        memory_mb: within("memory_mb", request.memory_mb, capabilities.memory_mb)?,
+        fuel: fuel_within(request.fuel, &capabilities)?,
+        max_output_bytes: state.limits.max_output_bytes,
+        max_log_bytes: state.limits.max_log_bytes,
+        max_log_lines: state.limits.max_log_lines,
     };
-    // A task of its own, so a client that hangs up cannot stop the record being written.
-    let run = tokio::spawn(run_and_record(state, accepted, ticket));
-    run.await
-        .map(Json)
-        .map_err(|err| Error::Engine(format!("workload task failed: {err}")).into())
+    Ok((route, limits))
 }
 
-/// A workload past validation, routing and admission.
-struct Accepted {
-    workload: Workload,
-    isolation: Isolation,
-    route: Route,
-}
-
-async fn run_and_record(state: AppState, accepted: Accepted, _ticket: Ticket) -> WorkloadRecord {
+/// Runs an accepted workload on its tier; the record is not yet stored.
+pub(super) async fn run(state: &AppState, accepted: Accepted) -> WorkloadRecord {
     let Accepted {
         workload,
         isolation,
+        tag,
         route,
     } = accepted;
     let backend = state
@@ -148,13 +182,13 @@ async fn run_and_record(state: AppState, accepted: Accepted, _ticket: Ticket) ->
     });
     state.metrics.in_flight.dec();
     state.metrics.observe_outcome(route.backend, &outcome);
-
-    let mut record = WorkloadRecord {
+    WorkloadRecord {
         id: uuid::Uuid::now_v7().to_string(),
         created_at_ms,
         status: outcome.status,
         backend: route.backend,
         route_reason: route.reason,
+        tag,
         isolation,
         language,
         limits,
@@ -167,7 +201,11 @@ async fn run_and_record(state: AppState, accepted: Accepted, _ticket: Ticket) ->
         code,
         input,
         recorded: true,
-    };
+    }
+}
+
+/// Writes the record to the history; a failed write is counted and said in the answer.
+fn store(state: &AppState, mut record: WorkloadRecord) -> WorkloadRecord {
     if let Err(err) = state.store.insert(&record) {
         state.metrics.history_write_errors.inc();
         tracing::error!(error = %err, id = record.id, "history write failed; answering anyway");
@@ -249,8 +287,7 @@ fn check_size(what: &str, bytes: usize, max: u64) -> Result<(), Error> {
     }
 }
 
-fn within(name: &str, requested: Option<u64>, range: LimitRange) -> Result<u64, Error> {
-    let value = requested.unwrap_or(range.default);
+fn within(name: &str, value: u64, range: LimitRange) -> Result<u64, Error> {
     match (range.min..=range.max).contains(&value) {
         true => Ok(value),
         false => Err(Error::InvalidRequest(format!(

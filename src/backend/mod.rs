@@ -15,7 +15,9 @@ use utoipa::ToSchema;
 use crate::error::Result;
 
 /// The isolation tiers Vulcan knows about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// A fresh V8 isolate in a supervised Deno host.

@@ -19,8 +19,10 @@ use crate::backend::{
 use crate::config::Cli;
 use crate::error::Result;
 use crate::metrics::Metrics;
-use crate::router::Policy;
+use crate::policy::PolicySlot;
 use crate::store::Store;
+
+mod policy;
 
 /// Echoes its input, after waiting for a permit when `gate` is set.
 struct FakeBackend {
@@ -77,7 +79,8 @@ impl Backend for FakeBackend {
 }
 
 fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usize) -> AppState {
-    let limits = Cli::parse_from(["vulcan", "--max-code-bytes", "100"])
+    // The fake tier's defaults are the agent's, as every real tier's are.
+    let limits = Cli::parse_from(["vulcan", "--max-code-bytes", "100", "--timeout-ms", "100"])
         .serve
         .limits;
     AppState {
@@ -85,7 +88,7 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
         store: Arc::new(Store::open(dir, 100).unwrap()),
         metrics: Arc::new(Metrics::new()),
         admission: Admission::new(max_in_flight),
-        policy: Policy::IsolateFirst,
+        policy: Arc::new(PolicySlot::from_arg("isolate-first").unwrap()),
         limits: Arc::new(limits),
         web_dir: dir.join("web").into(),
     }
