@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_tier_still_healthy, run_wasm, shared};
+use common::{TestServer, assert_tier_still_healthy, run_wasm, serve_args, shared};
 use serde_json::json;
 
 #[tokio::test]
@@ -57,6 +57,28 @@ async fn wasm_infinite_loop_is_stopped_at_the_deadline() {
         "stopped after {duration} ms"
     );
     assert_tier_still_healthy(shared()).await;
+}
+
+#[tokio::test]
+async fn wasm_deadline_holds_after_the_idle_epoch_ticker_parked() {
+    // An agent of its own, so no other test's workload keeps the ticker awake.
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--isolate-hosts", "1", "--isolate-spares", "0"];
+    let server = TestServer::start(serve_args(dir.path(), &flags));
+    let answer = run_wasm(&server, "export default () => 1", json!({})).await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    // The ticker parks after 100 ms without a running guest; a ticker the guest failed to
+    // wake would tick again only at its engine check, 1 s after it parked (~850 ms in).
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let code = "export default () => { while (true) {} }";
+    let answer = run_wasm(&server, code, json!({"timeout_ms": 50})).await;
+    assert_eq!(answer["status"], "timeout", "{answer}");
+    let duration = answer["duration_ms"].as_f64().unwrap();
+    assert!(
+        (50.0..500.0).contains(&duration),
+        "stopped after {duration} ms"
+    );
+    server.stop();
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The one `wasmtime::Engine` of the wasm tier: fuel and epoch interruption on, the pooling
-//! allocator where the machine allows it, and an epoch ticker that ends with the engine.
+//! allocator where the machine allows it (the epoch ticker is in `ticker.rs`).
 
 use std::time::Duration;
 
@@ -88,19 +88,4 @@ fn base_config(options: EngineOptions) -> Config {
         .async_stack_size(MAX_WASM_STACK_BYTES + (1 << 20))
         .parallel_compilation(true);
     config
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.
-pub fn spawn_epoch_ticker(engine: &Engine) -> std::io::Result<()> {
-    let weak = engine.weak();
-    std::thread::Builder::new()
-        .name("vulcan-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
-        .map(drop)
 }

@@ -8,6 +8,7 @@ mod guest;
 mod limiter;
 mod run;
 mod snapshot;
+mod ticker;
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, RandomState};
@@ -22,6 +23,7 @@ use tokio::sync::Semaphore;
 use engine::Allocator;
 use engine::EngineOptions;
 use run::Runner;
+use ticker::EpochTicker;
 
 use crate::backend::{
     Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
@@ -46,6 +48,8 @@ pub struct WasmConfig {
 
 pub struct WasmBackend {
     runner: Runner,
+    /// `None` when metering is off.
+    ticker: Option<EpochTicker>,
     /// A place per workload running; closed at shutdown.
     places: Semaphore,
     capabilities: Capabilities,
@@ -64,9 +68,10 @@ impl WasmBackend {
         })?;
         let module = snapshot::load(&engine, config.metering, &config.cache_dir)?;
         let runner = Runner::new(&engine, &module, config.metering)?;
-        if config.metering {
-            engine::spawn_epoch_ticker(&engine)?;
-        }
+        let ticker = match config.metering {
+            true => Some(EpochTicker::spawn(&engine)?),
+            false => None,
+        };
         let mut memory_mb = config.memory_mb;
         memory_mb.min = memory_mb.min.max(initial_memory_mb(&module));
         memory_mb.default = memory_mb.default.max(memory_mb.min);
@@ -84,6 +89,7 @@ impl WasmBackend {
         );
         Ok(WasmBackend {
             runner,
+            ticker,
             places: Semaphore::new(config.threads.max(1)),
             capabilities,
             allocator,
@@ -130,6 +136,7 @@ impl Backend for WasmBackend {
             .acquire()
             .await
             .map_err(|_| Error::Engine("the wasm tier is shut down".into()))?;
+        let _running = self.ticker.as_ref().map(EpochTicker::running);
         let started = std::time::Instant::now();
         let seed = RandomState::new().hash_one(workload.code.len()) >> 11;
         let code = match workload.language {
