@@ -31,6 +31,9 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Run one workload file on a running server and print its output.
     Run(RunArgs),
+    /// Experiments on a running server.
+    #[command(subcommand)]
+    Experiment(ExperimentCommand),
 }
 
 #[derive(Clone, Debug, Args)]
@@ -196,6 +199,9 @@ pub struct LimitArgs {
     /// Console lines kept per workload; more are dropped (`logs_truncated`).
     #[arg(long, env = "VULCAN_MAX_LOG_LINES", default_value_t = 1_000)]
     pub max_log_lines: u64,
+    /// Runs one experiment may make (policies × workloads × repeats).
+    #[arg(long, env = "VULCAN_MAX_EXPERIMENT_RUNS", default_value_t = 2_000)]
+    pub max_experiment_runs: u64,
 }
 
 impl LimitArgs {
@@ -263,6 +269,36 @@ pub struct RunArgs {
     #[arg(long)]
     pub fuel: Option<u64>,
     /// The Vulcan server to run it on.
+    #[arg(long, env = "VULCAN_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Replay workloads under each routing policy and compare tiers chosen, latency,
+    /// failures and CPU time.
+    Routing(RoutingExperimentArgs),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct RoutingExperimentArgs {
+    /// A folder of workloads (`*.js`, `*.mjs`, `*.ts`, `*.mts` files of code, and `*.json`
+    /// files holding a whole `POST /v1/workloads` body), or `history` for recorded workloads.
+    #[arg(long)]
+    pub workloads: String,
+    /// With `--workloads history`: how many of the newest recorded workloads.
+    #[arg(long, default_value_t = 50)]
+    pub history_limit: u32,
+    /// Policies to compare: built-in names or policy files (`.toml`, `.json`).
+    #[arg(long, required = true, num_args = 1..)]
+    pub policies: Vec<String>,
+    /// Runs of each workload under each policy.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+    /// Print the report as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// The Vulcan server to run them on.
     #[arg(long, env = "VULCAN_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
 }

@@ -22,6 +22,9 @@ pub enum Error {
     TierUnavailable { kind: BackendKind, reason: String },
     #[error("no tier is available to run this workload: {0}")]
     NoTierAvailable(String),
+    /// The routing policy names no tier that could ever run the workload.
+    #[error("the routing policy leaves no tier that can run this workload: {0}")]
+    Unroutable(String),
     #[error("history store: {0}")]
     Store(String),
     #[error("wasm engine: {0}")]

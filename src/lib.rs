@@ -10,6 +10,8 @@
 //! - [`typescript`]: type stripping for tiers without a TypeScript front end.
 //! - [`policy`]: routing policies as data (rules over workload features, a fallback).
 //! - [`router`]: routing, a pure function of a workload, the tiers and a policy.
+//! - [`experiment`]: routing experiments' reports.
+//! - [`cpu_time`]: CPU time of the agent and its isolate hosts, for experiments.
 //! - [`admission`]: the bound on workloads in flight (429 past it).
 //! - [`store`]: workload history in SQLite.
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.
@@ -22,7 +24,9 @@ pub mod api;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod cpu_time;
 pub mod error;
+pub mod experiment;
 pub mod metrics;
 pub mod policy;
 pub mod router;

@@ -58,8 +58,11 @@ pub enum RouteError {
     Unavailable { kind: BackendKind, reason: String },
     /// A fuel budget was asked of a tier that does not meter fuel.
     FuelNotMetered { kind: BackendKind },
-    /// `auto` found no tier that can run it.
+    /// `auto` found no tier that can run it now: a tier it could use is down.
     NoTier(String),
+    /// `auto` found no tier that could ever run it: the policy names none that is
+    /// configured, accepts its language and meters the fuel it asks for.
+    Unroutable(String),
 }
 
 /// Chooses the tier for a workload.
@@ -114,8 +117,14 @@ fn auto(
         true => format!("policy {}", policy.name),
         false => format!("policy {}: fallback", policy.name),
     };
-    first_able(&policy.fallback, request, tiers, &context, &mut passed_over)
-        .ok_or_else(|| RouteError::NoTier(passed_over.join("; ")))
+    first_able(&policy.fallback, request, tiers, &context, &mut passed_over).ok_or_else(|| {
+        let reason = passed_over.join("; ");
+        let any_down = tiers.iter().any(|tier| !tier.healthy);
+        match any_down {
+            true => RouteError::NoTier(reason),
+            false => RouteError::Unroutable(reason),
+        }
+    })
 }
 
 /// The first of `kinds` that can run the workload; the others are added to `passed_over`.
@@ -378,6 +387,21 @@ mod tests {
     }
 
     #[test]
+    fn auto_with_no_tier_that_could_ever_run_it_is_unroutable() {
+        let policy = one_rule("{ tag = \"x\" }");
+        let err = route(
+            &request(Isolation::Auto, Some(1_000)),
+            &both(true, true),
+            &policy,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            RouteError::Unroutable("isolate does not meter the fuel budget asked for".into())
+        );
+    }
+
+    #[test]
     fn auto_with_every_tier_down_has_no_tier() {
         let err = route(
             &request(Isolation::Auto, None),
@@ -488,7 +512,7 @@ mod tests {
         metered.fuel = Some(1_001);
         assert_eq!(
             route(&metered, &both(true, true), &range),
-            Err(RouteError::NoTier(
+            Err(RouteError::Unroutable(
                 "isolate does not meter the fuel budget asked for".into()
             )),
             "the rule does not hold, and the fallback cannot meter fuel"

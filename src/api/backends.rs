@@ -76,6 +76,7 @@ pub async fn backends_list(State(state): State<AppState>) -> Json<BackendsRespon
 pub struct RouteQuery {
     /// The code, whose size rules can match; or give `code_bytes`.
     pub code: Option<String>,
+    /// At most `--max-code-bytes`.
     pub code_bytes: Option<u64>,
     #[serde(default)]
     pub language: Language,
@@ -87,6 +88,7 @@ pub struct RouteQuery {
     pub memory_mb: Option<u64>,
     #[schema(minimum = 1)]
     pub fuel: Option<u64>,
+    #[schema(pattern = r"^[A-Za-z0-9._ -]{1,64}$")]
     pub tag: Option<String>,
     /// A built-in policy's name or a whole policy; the installed one when absent.
     pub policy: Option<PolicyChoice>,
@@ -102,6 +104,7 @@ pub struct RouteQuery {
         (status = 400, description = "Malformed request or policy, limits out of range, or fuel asked of a tier that cannot meter it", body = ErrorBody),
         (status = 413, description = "Body over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
+        (status = 422, description = "The routing policy names no tier that could ever run it", body = ErrorBody),
         (status = 503, description = "No tier could run it", body = ErrorBody),
     )
 )]
@@ -121,6 +124,11 @@ pub async fn route_preview(
         (Some(code), None) => code.len() as u64,
         (None, bytes) => bytes.unwrap_or(0),
     };
+    let max = state.limits.max_code_bytes;
+    if code_bytes > max {
+        let message = format!("code_bytes must be at most {max}, got {code_bytes}");
+        return Err(Error::InvalidRequest(message).into());
+    }
     let request = RouteRequest {
         isolation: query.isolation,
         language: query.language,

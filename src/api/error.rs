@@ -55,6 +55,7 @@ impl From<Error> for AppError {
             Error::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             Error::TierUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "tier_unavailable"),
             Error::NoTierAvailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_tier_available"),
+            Error::Unroutable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unroutable"),
             Error::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "history_unavailable"),
             Error::Engine(_) | Error::Io(_) => {
                 tracing::error!(error = %err, "internal error");

@@ -4,6 +4,7 @@
 
 mod backends;
 mod error;
+mod experiments;
 mod extract;
 mod policy;
 mod state;
@@ -34,6 +35,7 @@ pub use workloads::WorkloadRequest;
     tags(
         (name = "workloads", description = "Run workloads and read their history"),
         (name = "backends", description = "The isolation tiers and routing"),
+        (name = "experiments", description = "Routing policies tried side by side on the same workloads"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -50,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(backends::backends_list))
         .routes(routes!(backends::route_preview))
         .routes(routes!(policy::policy_get, policy::policy_put))
+        .routes(routes!(experiments::routing_experiment))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))
         .split_for_parts();

@@ -24,7 +24,7 @@ const DEFAULT_LIST_LIMIT: u32 = 50;
 const MAX_LIST_LIMIT: u32 = 500;
 
 /// A workload to run.
-#[derive(Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadRequest {
     /// An ES module whose default export (sync or async function) is called with `input`.
@@ -48,6 +48,7 @@ pub struct WorkloadRequest {
     pub fuel: Option<u64>,
     /// A label kept in the history, which routing rules can match: 1 to 64 letters, digits,
     /// spaces, `.`, `_` or `-`.
+    #[schema(pattern = r"^[A-Za-z0-9._ -]{1,64}$")]
     pub tag: Option<String>,
 }
 
@@ -61,6 +62,7 @@ pub struct WorkloadRequest {
         (status = 400, description = "Malformed JSON, unknown fields or values, out-of-range limits", body = ErrorBody),
         (status = 413, description = "Body, code or input over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
+        (status = 422, description = "The routing policy names no tier that could ever run it", body = ErrorBody),
         (status = 429, description = "Too many workloads in flight; see Retry-After", body = ErrorBody),
         (status = 503, description = "The requested tier, or every tier, is unavailable", body = ErrorBody),
     )
@@ -101,9 +103,9 @@ pub(super) fn accept(
     policy: &RoutingPolicy,
 ) -> Result<Accepted, Error> {
     let limits = &state.limits;
-    check_size("code", request.code.len(), limits.max_code_bytes)?;
+    check_size("code", request.code.len() as u64, limits.max_code_bytes)?;
     let input = request.input.unwrap_or_else(json_null);
-    check_size("input", input.get().len(), limits.max_input_bytes)?;
+    check_size("input", input.get().len() as u64, limits.max_input_bytes)?;
     let route_request = RouteRequest {
         isolation: request.isolation,
         language: request.language,
@@ -278,8 +280,8 @@ pub async fn workloads_list(
     Ok(Json(state.store.list(query).await?))
 }
 
-fn check_size(what: &str, bytes: usize, max: u64) -> Result<(), Error> {
-    match bytes as u64 > max {
+fn check_size(what: &str, bytes: u64, max: u64) -> Result<(), Error> {
+    match bytes > max {
         true => Err(Error::TooLarge(format!(
             "{what} is {bytes} bytes, over the limit of {max}"
         ))),
@@ -324,5 +326,6 @@ pub fn route_error(err: RouteError) -> Error {
             kind.as_str()
         )),
         RouteError::NoTier(reason) => Error::NoTierAvailable(reason),
+        RouteError::Unroutable(reason) => Error::Unroutable(reason),
     }
 }

@@ -18,19 +18,36 @@ pub struct Conditions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Size of the code in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::object::optional_object"
+    )]
     pub code_bytes: Option<Range>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::object::optional_object"
+    )]
     pub timeout_ms: Option<Range>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::object::optional_object"
+    )]
     pub memory_mb: Option<Range>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::object::optional_object"
+    )]
     pub fuel: Option<Range>,
     /// Whether the workload asked for a fuel budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fuel_requested: Option<bool>,
     /// The workload's `tag`, exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[A-Za-z0-9._ -]{1,64}$")]
     pub tag: Option<String>,
     /// Health each named tier must be in; a tier not configured is unhealthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]

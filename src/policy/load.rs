@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::RoutingPolicy;
+use super::object::Object;
 
 /// The built-in policies' files, by name.
 pub const BUILT_IN: [(&str, &str); 2] = [
@@ -42,7 +43,8 @@ pub fn parse_toml(text: &str) -> Result<RoutingPolicy, String> {
 }
 
 pub fn parse_json(text: &str) -> Result<RoutingPolicy, String> {
-    let policy: RoutingPolicy = serde_json::from_str(text).map_err(|err| err.to_string())?;
+    let Object(policy) =
+        serde_json::from_str::<Object<RoutingPolicy>>(text).map_err(|err| err.to_string())?;
     policy.validate()?;
     Ok(policy)
 }

@@ -14,6 +14,7 @@
 mod conditions;
 mod installed;
 mod load;
+mod object;
 #[cfg(test)]
 mod tests;
 
@@ -35,15 +36,18 @@ pub const MAX_RULES: usize = 64;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingPolicy {
-    /// Letters, digits, `.`, `_` and `-`; quoted in every route reason.
+    /// Letters, digits, spaces, `.`, `_` and `-`; named in every route reason.
+    #[schema(pattern = r"^[A-Za-z0-9._ -]{1,64}$")]
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Tried in order; the first rule whose conditions hold and one of whose tiers can run
     /// the workload decides.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::objects")]
+    #[schema(max_items = 64)]
     pub rules: Vec<Rule>,
     /// Tiers tried in order when no rule decided.
+    #[schema(min_items = 1, max_items = 2)]
     pub fallback: Vec<BackendKind>,
 }
 
@@ -53,10 +57,12 @@ pub struct RoutingPolicy {
 pub struct Rule {
     /// Shown in route reasons; `rule N` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[A-Za-z0-9._ -]{1,64}$")]
     pub name: Option<String>,
     /// Conditions that must all hold; an empty set always holds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object::object")]
     pub when: Conditions,
+    #[schema(min_items = 1, max_items = 2)]
     pub tiers: Vec<BackendKind>,
 }
 

@@ -74,6 +74,19 @@ fn format_errors_say_where() {
         tier.starts_with("unknown variant `gpu`, expected `isolate` or `wasm` at line 1"),
         "{tier}"
     );
+    let positional = parse_json(
+        r#"{"name":"p","fallback":["wasm"],"rules":[{"when":[null,null],"tiers":["wasm"]}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        positional.starts_with("invalid type: sequence, expected an object"),
+        "{positional}"
+    );
+    let top = parse_json(r#"["p", "", [], ["wasm"]]"#).unwrap_err();
+    assert!(
+        top.starts_with("invalid type: sequence, expected an object"),
+        "{top}"
+    );
     let missing = parse_json(r#"{"name":"p"}"#).unwrap_err();
     assert!(missing.starts_with("missing field `fallback`"), "{missing}");
     let extension = load_file(std::path::Path::new("policy.yaml")).unwrap_err();

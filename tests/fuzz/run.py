@@ -47,7 +47,7 @@ def drain(stream, keep: list[str]) -> None:
 def start_agent(binary: str, data_dir: str, problems: list[str]) -> tuple[subprocess.Popen, str]:
     agent = subprocess.Popen(
         [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
-         "--timeout-ms", "200", "--max-timeout-ms", "200"],
+         "--timeout-ms", "200", "--max-timeout-ms", "200", "--max-experiment-runs", "20"],
         env={**os.environ, "NO_COLOR": "1", "RUST_LOG": "info"},
         stderr=subprocess.PIPE, text=True,
     )

@@ -7,6 +7,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use super::cgroup::{Cgroups, HostCgroup};
 use super::command::HostCommand;
 use super::jail::Jail;
 use super::sandbox::Sandbox;
+use crate::cpu_time;
 
 /// How long a host may take from spawn to its readiness line.
 const READY_DEADLINE: Duration = Duration::from_secs(20);
@@ -59,6 +61,9 @@ pub struct Host {
     pub socket: PathBuf,
     exit: watch::Receiver<Option<Exit>>,
     kill: Arc<Notify>,
+    /// Set in a jail: killing the jail orphans Deno, whose CPU time then never reaches the
+    /// agent's children's total, so it is counted once, on the first kill.
+    jailed_cpu_uncounted: AtomicBool,
     stderr: Arc<Mutex<Vec<u8>>>,
 }
 
@@ -137,12 +142,14 @@ impl Host {
             socket,
             exit,
             kill,
+            jailed_cpu_uncounted: AtomicBool::new(false),
             stderr,
         };
         let ready = async {
             let ready_pid = match status {
                 Some(status) => {
                     host.pid = jailed_pid(status).await?;
+                    host.jailed_cpu_uncounted.store(true, Ordering::Relaxed);
                     // Deno is pid 1 of the jail's pid namespace.
                     1
                 }
@@ -201,6 +208,9 @@ impl Host {
 
     /// SIGKILLs the process (once it is reaped its directory and cgroups are removed).
     pub fn kill(&self) {
+        if self.jailed_cpu_uncounted.swap(false, Ordering::Relaxed) {
+            cpu_time::count_orphaned(self.pid);
+        }
         self.kill.notify_one();
     }
 

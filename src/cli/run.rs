@@ -2,6 +2,7 @@
 //! its logs and errors on stderr. Exit code 0 when it succeeded, 1 when the workload failed
 //! (any other status), 2 when the request itself failed.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -13,10 +14,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let code = std::fs::read_to_string(&args.file)
         .with_context(|| format!("reading {}", args.file.display()))?;
     let input: Value = serde_json::from_str(&args.input).context("--input is not valid JSON")?;
-    let language = match args.file.extension().and_then(|ext| ext.to_str()) {
-        Some("ts" | "mts") => "typescript",
-        _ => "javascript",
-    };
+    let language = language_of(&args.file);
     let mut body = json!({
         "code": code,
         "language": language,
@@ -73,4 +71,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         error["message"].as_str().unwrap_or("")
     );
     Ok(ExitCode::from(1))
+}
+
+/// A code file's language, by its extension.
+pub(super) fn language_of(file: &Path) -> &'static str {
+    match file.extension().and_then(|ext| ext.to_str()) {
+        Some("ts" | "mts") => "typescript",
+        _ => "javascript",
+    }
 }
