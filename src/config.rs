@@ -34,6 +34,8 @@ pub enum Command {
     /// Experiments on a running server.
     #[command(subcommand)]
     Experiment(ExperimentCommand),
+    /// Measure the wasm tier's fuel per millisecond on a running server.
+    Calibrate(CalibrateArgs),
 }
 
 #[derive(Clone, Debug, Args)]
@@ -199,7 +201,7 @@ pub struct LimitArgs {
     /// Console lines kept per workload; more are dropped (`logs_truncated`).
     #[arg(long, env = "VULCAN_MAX_LOG_LINES", default_value_t = 1_000)]
     pub max_log_lines: u64,
-    /// Runs one experiment may make (policies × workloads × repeats).
+    /// Runs one experiment may make (routing: policies × workloads × repeats; limits: runs).
     #[arg(long, env = "VULCAN_MAX_EXPERIMENT_RUNS", default_value_t = 2_000)]
     pub max_experiment_runs: u64,
 }
@@ -278,6 +280,40 @@ pub enum ExperimentCommand {
     /// Replay workloads under each routing policy and compare tiers chosen, latency,
     /// failures and CPU time.
     Routing(RoutingExperimentArgs),
+    /// Run one workload file N times under both a fuel budget and a timeout: which stops it
+    /// first, and how stable fuel and time are.
+    Limits(LimitsExperimentArgs),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct LimitsExperimentArgs {
+    /// The workload: an ES module whose default export is called with the input.
+    pub file: PathBuf,
+    /// Input as JSON.
+    #[arg(long, default_value = "null")]
+    pub input: String,
+    #[arg(long)]
+    pub fuel: u64,
+    #[arg(long)]
+    pub timeout_ms: u64,
+    #[arg(long, default_value_t = 10)]
+    pub runs: u32,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The Vulcan server to run it on.
+    #[arg(long, env = "VULCAN_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct CalibrateArgs {
+    /// Print the calibration as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The Vulcan server to calibrate.
+    #[arg(long, env = "VULCAN_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -17,6 +17,7 @@ async fn main() -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Run(args)) => vulcan::cli::run(args).await,
         Some(Command::Experiment(command)) => vulcan::cli::experiment(command).await,
+        Some(Command::Calibrate(args)) => vulcan::cli::calibrate(args).await,
         Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }

@@ -46,6 +46,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         policy: Arc::new(policy),
         limits: Arc::new(args.limits.clone()),
         web_dir: args.web_dir.as_path().into(),
+        calibration: Arc::default(),
     })
 }
 

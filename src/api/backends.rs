@@ -11,6 +11,7 @@ use super::state::AppState;
 use super::workloads::plan;
 use crate::backend::{BackendKind, Capabilities, Health, Language};
 use crate::error::Error;
+use crate::experiment::calibration::Calibration;
 use crate::policy::PolicyChoice;
 use crate::router::{Isolation, Route, RouteRequest};
 
@@ -31,6 +32,10 @@ pub struct BackendInfo {
     /// Languages, fuel metering, and each limit's minimum, default and maximum.
     /// Absent for a tier that is not configured.
     pub capabilities: Option<Capabilities>,
+    /// The wasm tier's fuel per millisecond on this machine, once `POST /v1/calibrate` has
+    /// run (`vulcan calibrate`); absent otherwise and for the isolate tier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 #[utoipa::path(
@@ -50,6 +55,10 @@ pub async fn backends_list(State(state): State<AppState>) -> Json<BackendsRespon
                     available: health.healthy,
                     health,
                     capabilities: Some(backend.capabilities()),
+                    calibration: match kind {
+                        BackendKind::Wasm => state.calibration(),
+                        BackendKind::Isolate => None,
+                    },
                 }
             }
             None => BackendInfo {
@@ -60,6 +69,7 @@ pub async fn backends_list(State(state): State<AppState>) -> Json<BackendsRespon
                     detail: "not configured on this agent".into(),
                 },
                 capabilities: None,
+                calibration: None,
             },
         })
         .collect();

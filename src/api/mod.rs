@@ -3,9 +3,11 @@
 //! limit and request metrics.
 
 mod backends;
+mod calibration;
 mod error;
 mod experiments;
 mod extract;
+mod limits;
 mod policy;
 mod state;
 mod system;
@@ -53,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(backends::route_preview))
         .routes(routes!(policy::policy_get, policy::policy_put))
         .routes(routes!(experiments::routing_experiment))
+        .routes(routes!(calibration::calibrate))
+        .routes(routes!(limits::limits_experiment))
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))
         .split_for_parts();

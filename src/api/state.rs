@@ -1,11 +1,12 @@
 //! What every handler can reach: the tiers, the history, metrics, admission and settings.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::admission::Admission;
 use crate::backend::{Backend, BackendKind, Capabilities};
 use crate::config::LimitArgs;
+use crate::experiment::calibration::Calibration;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
 use crate::router::TierState;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub limits: Arc<LimitArgs>,
     /// The built web page served at `/`.
     pub web_dir: Arc<Path>,
+    /// The wasm tier's fuel per millisecond, once `POST /v1/calibrate` has measured it.
+    pub calibration: Arc<RwLock<Option<Calibration>>>,
 }
 
 impl AppState {
@@ -35,6 +38,20 @@ impl AppState {
         self.backend(kind)
             .expect("the router only picks configured tiers")
             .capabilities()
+    }
+
+    pub fn calibration(&self) -> Option<Calibration> {
+        self.calibration
+            .read()
+            .unwrap_or_else(|err| err.into_inner())
+            .clone()
+    }
+
+    pub fn set_calibration(&self, calibration: Calibration) {
+        *self
+            .calibration
+            .write()
+            .unwrap_or_else(|err| err.into_inner()) = Some(calibration);
     }
 
     /// The tiers as the router sees them, right now.

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use super::http::post;
 use super::run::language_of;
+use super::table::{render, row};
 use crate::config::{ExperimentCommand, RoutingExperimentArgs};
 use crate::experiment::RoutingReport;
 use crate::policy::{BUILT_IN, load_file};
@@ -16,6 +18,7 @@ use crate::policy::{BUILT_IN, load_file};
 pub async fn experiment(command: ExperimentCommand) -> anyhow::Result<ExitCode> {
     match command {
         ExperimentCommand::Routing(args) => routing(args).await,
+        ExperimentCommand::Limits(args) => super::limits::limits(args).await,
     }
 }
 
@@ -30,26 +33,13 @@ async fn routing(args: RoutingExperimentArgs) -> anyhow::Result<ExitCode> {
         "history" => body["history"] = json!({"limit": args.history_limit}),
         dir => body["workloads"] = Value::Array(read_workloads(Path::new(dir))?),
     }
-    let url = format!(
-        "{}/v1/experiments/routing",
-        args.server.trim_end_matches('/')
-    );
-    let response = reqwest::Client::new()
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("sending the experiment to {url}"))?;
-    let status = response.status();
-    let answer: Value = response
-        .json()
-        .await
-        .context("reading the server's answer")?;
-    if !status.is_success() {
-        let message = answer["error"]["message"].as_str().unwrap_or("no message");
-        eprintln!("vulcan: the server refused the experiment ({status}): {message}");
-        return Ok(ExitCode::from(2));
-    }
+    let answer = match post(&args.server, "/v1/experiments/routing", &body).await? {
+        Ok(answer) => answer,
+        Err(refusal) => {
+            eprintln!("vulcan: the server refused the experiment {refusal}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&answer)?),
         false => print!("{}", tables(&serde_json::from_value(answer)?)),
@@ -145,33 +135,4 @@ fn tables(report: &RoutingReport) -> String {
         render(&summary),
         render(&choices)
     )
-}
-
-fn row(cells: &[&str]) -> Vec<String> {
-    cells.iter().map(|cell| cell.to_string()).collect()
-}
-
-/// Left-aligned columns, two spaces apart.
-fn render(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..columns)
-        .map(|column| {
-            rows.iter()
-                .filter_map(|row| row.get(column))
-                .map(|cell| cell.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }

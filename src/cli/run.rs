@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use super::http::post;
 use crate::config::RunArgs;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -30,23 +31,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             body[name] = json!(value);
         }
     }
-    let url = format!("{}/v1/workloads", args.server.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .json(&body)
-        .send()
-        .await
-        .with_context(|| format!("sending the workload to {url}"))?;
-    let status = response.status();
-    let answer: Value = response
-        .json()
-        .await
-        .context("reading the server's answer")?;
-    if !status.is_success() {
-        let message = answer["error"]["message"].as_str().unwrap_or("no message");
-        eprintln!("vulcan: the server refused the workload ({status}): {message}");
-        return Ok(ExitCode::from(2));
-    }
+    let answer = match post(&args.server, "/v1/workloads", &body).await? {
+        Ok(answer) => answer,
+        Err(refusal) => {
+            eprintln!("vulcan: the server refused the workload {refusal}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     for line in answer["logs"].as_array().into_iter().flatten() {
         let level = line["level"].as_str().unwrap_or("log");
         let message = line["message"].as_str().unwrap_or("");

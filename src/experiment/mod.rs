@@ -1,5 +1,10 @@
-//! Experiments: the same workloads run under several routing policies, summarised per policy.
-//! This module holds the report and its arithmetic; `api::experiments` runs the workloads.
+//! Experiments: the same workloads run under several routing policies, summarised per policy;
+//! fuel per millisecond ([`calibration`]); a workload under both a fuel budget and a timeout
+//! ([`limits`]). This module holds the reports and their arithmetic; the API runs the
+//! workloads.
+
+pub mod calibration;
+pub mod limits;
 
 use std::collections::BTreeMap;
 

@@ -91,6 +91,7 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
         policy: Arc::new(PolicySlot::from_arg("isolate-first").unwrap()),
         limits: Arc::new(limits),
         web_dir: dir.join("web").into(),
+        calibration: Arc::default(),
     }
 }
 

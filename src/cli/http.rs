@@ -1,0 +1,25 @@
+//! The one request every client command makes: POST JSON to the server, read JSON back.
+
+use anyhow::Context;
+use serde_json::Value;
+
+/// The answer, or the server's refusal as "(status): message".
+pub async fn post(server: &str, path: &str, body: &Value) -> anyhow::Result<Result<Value, String>> {
+    let url = format!("{}{path}", server.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(body)
+        .send()
+        .await
+        .with_context(|| format!("sending the request to {url}"))?;
+    let status = response.status();
+    let answer: Value = response
+        .json()
+        .await
+        .context("reading the server's answer")?;
+    if !status.is_success() {
+        let message = answer["error"]["message"].as_str().unwrap_or("no message");
+        return Ok(Err(format!("({status}): {message}")));
+    }
+    Ok(Ok(answer))
+}
