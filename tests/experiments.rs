@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::{shared, submit};
+use common::{post, shared, submit};
 use serde_json::{Value, json};
 
 fn experiment(extra: &[&str]) -> std::process::Output {
@@ -19,15 +19,8 @@ fn experiment(extra: &[&str]) -> std::process::Output {
         .expect("running vulcan")
 }
 
-async fn post(body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(shared().url("/v1/experiments/routing"))
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("JSON body"))
+async fn experiment_post(body: Value) -> (u16, Value) {
+    post(shared(), "/v1/experiments/routing", body).await
 }
 
 fn counts(value: &Value) -> BTreeMap<String, u64> {
@@ -189,7 +182,7 @@ async fn recorded_history_is_replayed_under_each_policy() {
         assert_eq!(status, 200, "{record}");
         ids.push(record["id"].clone());
     }
-    let (status, report) = post(json!({
+    let (status, report) = experiment_post(json!({
         "policies": ["isolate-first", {"name": "tagged-to-wasm", "fallback": ["isolate"],
             "rules": [{"when": {"tag": tag}, "tiers": ["wasm"]}]}],
         "history": {"limit": 2, "backend": "wasm"},
@@ -247,7 +240,7 @@ async fn bad_experiments_are_400_with_the_reason() {
         ),
     ];
     for (body, message) in cases {
-        let (status, answer) = post(body).await;
+        let (status, answer) = experiment_post(body).await;
         assert_eq!(status, 400, "{answer}");
         assert_eq!(answer["error"]["message"], message);
     }

@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::shared;
+use common::{post, shared};
 use serde_json::{Value, json};
 
 const LOOP: &str = "export default () => { let i = 0; while (true) i++; }";
@@ -25,14 +25,10 @@ fn vulcan(args: &[&str]) -> (i32, String, String) {
 }
 
 async fn limits(code: &str, fuel: u64, timeout_ms: u64, runs: u32) -> Value {
-    let response = reqwest::Client::new()
-        .post(shared().url("/v1/experiments/limits"))
-        .json(&json!({"workload": {"code": code}, "fuel": fuel, "timeout_ms": timeout_ms, "runs": runs}))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status().as_u16(), 200);
-    response.json().await.expect("JSON report")
+    let body = json!({"workload": {"code": code}, "fuel": fuel, "timeout_ms": timeout_ms, "runs": runs});
+    let (status, report) = post(shared(), "/v1/experiments/limits", body).await;
+    assert_eq!(status, 200, "{report}");
+    report
 }
 
 #[tokio::test]
@@ -147,14 +143,8 @@ async fn out_of_range_runs_and_limits_are_400() {
             "timeout_ms must be between 1 and 30000, got 999999",
         ),
     ] {
-        let response = reqwest::Client::new()
-            .post(shared().url("/v1/experiments/limits"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 400);
-        let answer: Value = response.json().await.unwrap();
+        let (status, answer) = post(shared(), "/v1/experiments/limits", body).await;
+        assert_eq!(status, 400, "{answer}");
         assert_eq!(answer["error"]["message"], message);
     }
 }

@@ -6,23 +6,23 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// The reference workloads: name and code, each ~10–60 ms on the wasm tier here.
+/// The reference workloads: name and code, each ~15–40 ms on the wasm tier here.
 pub const REFERENCE: [(&str, &str); 4] = [
     (
         "arithmetic",
-        "export default () => { let s = 0; for (let i = 0; i < 300000; i++) s = (s + i * i) % 1000003; return s; }",
+        "export default () => { let s = 0; for (let i = 0; i < 60000; i++) s = (s + i * i) % 1000003; return s; }",
     ),
     (
         "strings",
-        "export default () => { let n = 0; for (let i = 0; i < 20000; i++) n += ('item ' + i).toUpperCase().split(' ')[1].length; return n; }",
+        "export default () => { let n = 0; for (let i = 0; i < 5000; i++) n += ('item ' + i).toUpperCase().split(' ')[1].length; return n; }",
     ),
     (
         "json",
-        "export default () => { const rows = Array.from({ length: 500 }, (_, i) => ({ id: i, name: 'row ' + i, tags: ['a', 'b'] })); let n = 0; for (let i = 0; i < 10; i++) n += JSON.parse(JSON.stringify(rows)).length; return n; }",
+        "export default () => { const rows = Array.from({ length: 500 }, (_, i) => ({ id: i, name: 'row ' + i, tags: ['a', 'b'] })); let n = 0; for (let i = 0; i < 3; i++) n += JSON.parse(JSON.stringify(rows)).length; return n; }",
     ),
     (
         "objects",
-        "export default () => { const xs = []; for (let i = 0; i < 30000; i++) xs.push({ k: (i * 7919) % 10007 }); xs.sort((a, b) => a.k - b.k); return xs[0].k; }",
+        "export default () => { const xs = []; for (let i = 0; i < 6000; i++) xs.push({ k: (i * 7919) % 10007 }); xs.sort((a, b) => a.k - b.k); return xs[0].k; }",
     ),
 ];
 

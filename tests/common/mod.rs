@@ -126,8 +126,13 @@ pub async fn metric(base_url: &str, name: &str) -> f64 {
 
 /// POSTs a workload and returns (HTTP status, body).
 pub async fn submit(server: &TestServer, body: Value) -> (u16, Value) {
+    post(server, "/v1/workloads", body).await
+}
+
+/// POSTs JSON to `path` and returns (HTTP status, JSON body).
+pub async fn post(server: &TestServer, path: &str, body: Value) -> (u16, Value) {
     let response = reqwest::Client::new()
-        .post(server.url("/v1/workloads"))
+        .post(server.url(path))
         .json(&body)
         .send()
         .await
