@@ -78,7 +78,10 @@ async function pickTier(page, tier) {
 
 /** Runs with the button and waits for a result from `tier` that replaced the last one. */
 async function runAndWait(page, expectedTier) {
-  const before = await page.locator("[data-testid=metadata] tr:last-child td").textContent().catch(() => null);
+  // Read without waiting: a locator would wait its full timeout for a first result.
+  const before = await page.evaluate(() =>
+    document.querySelector("[data-testid=metadata] tr:last-child td")?.textContent ?? null
+  );
   await page.locator("#run").click();
   await page.waitForFunction(
     (old) => {
