@@ -53,6 +53,7 @@ export interface WorkloadRequest {
   timeout_ms?: number;
   memory_mb?: number;
   fuel?: number;
+  tag?: string;
 }
 
 export interface IsolateMetadata {
@@ -87,6 +88,7 @@ export interface WorkloadRecord {
   status: Status;
   backend: Tier;
   route_reason: string;
+  tag?: string | null;
   isolation: Isolation;
   language: Language;
   limits: { timeout_ms: number; memory_mb: number; fuel?: number | null };
@@ -109,6 +111,66 @@ export interface WorkloadSummary {
   language: Language;
   duration_ms: number;
   code_preview: string;
+}
+
+/** A routing policy as `/v1/policy` shows it and experiments take it. */
+export interface RoutingPolicy {
+  name: string;
+  description?: string;
+  rules?: { name?: string; when?: Record<string, unknown>; tiers: Tier[] }[];
+  fallback: Tier[];
+}
+
+export interface PolicyInfo {
+  installed: { policy: RoutingPolicy; source: string };
+  built_in: RoutingPolicy[];
+}
+
+/** A built-in policy's name, or a whole policy. */
+export type PolicyChoice = string | RoutingPolicy;
+
+export interface NamedWorkload {
+  name: string;
+  workload: WorkloadRequest;
+}
+
+export interface RoutingExperiment {
+  policies: PolicyChoice[];
+  workloads?: NamedWorkload[];
+  history?: { limit: number };
+  repeat: number;
+}
+
+export interface Spread {
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+/** One workload under one policy: the tier of its first run and why. */
+export interface PolicyChoiceReport {
+  backend: Tier | null;
+  reason: string;
+  statuses: Record<string, number>;
+  latency_ms: Spread;
+}
+
+export interface PolicyReport {
+  policy: RoutingPolicy;
+  runs: number;
+  /** Runs by tier, and `none` for refused ones. */
+  tiers: Record<string, number>;
+  statuses: Record<string, number>;
+  latency_ms: Spread;
+  duration_ms: Spread;
+  cpu_ms: number;
+  choices: PolicyChoiceReport[];
+}
+
+export interface RoutingReport {
+  workloads: string[];
+  repeat: number;
+  policies: PolicyReport[];
 }
 
 /** A failed request: the API's `{error: {code, message}}`, or what went wrong on the way. */
@@ -166,4 +228,7 @@ export const api = {
   run: (request: WorkloadRequest) => post<WorkloadRecord>("/v1/workloads", request),
   history: (limit = 30) => call<WorkloadSummary[]>(`/v1/workloads?limit=${limit}`),
   workload: (id: string) => call<WorkloadRecord>(`/v1/workloads/${encodeURIComponent(id)}`),
+  policy: () => call<PolicyInfo>("/v1/policy"),
+  routingExperiment: (experiment: RoutingExperiment) =>
+    post<RoutingReport>("/v1/experiments/routing", experiment),
 };

@@ -5,6 +5,7 @@
 
 import { ms } from "./dom.ts";
 import { summarise } from "./stats.ts";
+import { el } from "./svg.ts";
 
 export interface Lane {
   label: string;
@@ -18,7 +19,6 @@ export interface TierSeries {
   lanes: Lane[];
 }
 
-const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 640;
 const LEFT = 140;
 const RIGHT = 24;
@@ -26,13 +26,6 @@ const LANE = 34;
 const GROUP_GAP = 18;
 const TOP = 12;
 const AXIS = 34;
-
-function el(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** Grid lines at 1, 2, 5 × powers of ten within [lo, hi]; labels on powers of ten only. */
 function ticks(lo: number, hi: number): { at: number; label: string | null }[] {

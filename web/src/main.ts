@@ -1,4 +1,5 @@
-// Wiring: the form, the editor, and the Result / Compare / History tabs.
+// Wiring: the form, the editor, and the Result / Compare (tiers, routing experiment) /
+// History tabs.
 
 import "./style.css";
 import { api, ApiError, type BackendInfo, type Tier, type WorkloadRecord } from "./api.ts";
@@ -6,6 +7,7 @@ import { compareTiers, comparisonError, renderComparison } from "./compare.ts";
 import { byId, h } from "./dom.ts";
 import { createEditor } from "./editor.ts";
 import { EXAMPLES } from "./examples.ts";
+import { ExperimentPanel } from "./experiment.ts";
 import { WorkloadForm } from "./form.ts";
 import { refreshHistory } from "./history.ts";
 import { renderRequestError, renderResult } from "./results.ts";
@@ -17,6 +19,7 @@ const HEALTH_EVERY_MS = 5000;
 
 const editor = createEditor(byId("editor"), () => void run());
 const form = new WorkloadForm(editor, () => formChanged());
+const experiment = new ExperimentPanel(() => form.request());
 const resultPanel = byId("result");
 const runButton = byId<HTMLButtonElement>("run");
 const compareButton = byId<HTMLButtonElement>("compare-run");
@@ -165,6 +168,7 @@ async function start(): Promise<void> {
   } catch (err) {
     renderRequestError(resultPanel, "backends", err instanceof ApiError ? err.message : String(err));
   }
+  await experiment.load();
   setInterval(() => void loadBackends().catch(() => {}), HEALTH_EVERY_MS);
   document.body.dataset.ready = "true";
 }

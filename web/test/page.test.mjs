@@ -226,6 +226,105 @@ describe("web page", () => {
     await page.screenshot({ path: join(output, "compare.png"), fullPage: true });
   });
 
+  test("a routing experiment over the editor's code shows each policy's tier, table and bars", async (t) => {
+    const page = await open(agent, t);
+    await typeCode(page, "export default (input) => input.a + input.b");
+    await page.locator("#input").fill('{"a": 2, "b": 3}');
+    await page.getByRole("tab", { name: "Compare tiers" }).click();
+    for (const name of ["isolate-first", "wasm-first"]) {
+      assert.equal(await page.getByTestId(`policy-${name}`).isChecked(), true);
+    }
+    assert.equal(await page.locator("#policy-custom-use").isChecked(), false);
+    assert.equal(await page.locator("#experiment-editor").isChecked(), true);
+    assert.equal(await page.locator("#experiment-repeat").inputValue(), "3");
+    await page.evaluate(() => {
+      window.busySeen = false;
+      new MutationObserver(() => {
+        if (document.getElementById("experiment").getAttribute("aria-busy") === "true") window.busySeen = true;
+      }).observe(document.getElementById("experiment"), { attributes: true });
+    });
+    await page.locator("#experiment-run").click();
+    const table = page.getByTestId("experiment-table");
+    await table.waitFor({ timeout: RESULT_TIMEOUT_MS });
+    assert.equal(await page.evaluate(() => window.busySeen), true, "the panel was never busy");
+    assert.equal(await page.locator("#experiment").getAttribute("aria-busy"), null);
+
+    const rows = await table.locator("tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => [tr.dataset.policy, tr.cells[1].textContent, tr.querySelector("[data-testid=tiers]").textContent])
+    );
+    assert.deepEqual(rows, [["isolate-first", "3", "isolate 3"], ["wasm-first", "3", "wasm 3"]]);
+    assert.match(await table.locator("tr[data-policy=wasm-first]").textContent(), /3 succeeded/);
+
+    const bars = await page.locator("[data-testid=experiment-latency-chart] g.policy-row").evaluateAll((gs) =>
+      gs.map((g) => [g.dataset.policy, g.querySelectorAll("rect.bar").length])
+    );
+    assert.deepEqual(bars, [["isolate-first", 1], ["wasm-first", 1]]);
+    const split = await page.locator("[data-testid=experiment-tier-chart] g.policy-row").evaluateAll((gs) =>
+      gs.map((g) => [g.dataset.policy, [...g.querySelectorAll("rect.segment")].map((r) => r.dataset.tier)])
+    );
+    assert.deepEqual(split, [["isolate-first", ["isolate"]], ["wasm-first", ["wasm"]]]);
+    assert.match(await page.locator("[data-testid=experiment-latency-chart] > title").textContent(), /p50.*p95/);
+
+    const choice = page.locator("[data-testid=experiment-choices] tr[data-workload=editor] td[data-policy=wasm-first]");
+    assert.equal(await choice.getAttribute("data-tier"), "wasm");
+    assert.match(await choice.locator(".tier").getAttribute("title"), /^policy wasm-first: /);
+    await page.getByTestId("experiment-summary").filter({ hasText: "6 runs" }).waitFor();
+    await page.locator(".experiment-panel").screenshot({ path: join(output, "experiment.png") });
+  });
+
+  test("a custom policy replays recent history; a malformed one shows why next to it", async (t) => {
+    const page = await open(agent, t);
+    const marker = `experiment-${Date.now()}`;
+    await typeCode(page, `export default () => "${marker}"`);
+    await pickTier(page, "isolate");
+    await runAndWait(page, "isolate");
+    await page.getByRole("tab", { name: "Compare tiers" }).click();
+    const problem = page.getByTestId("policy-problem");
+
+    await page.locator("#policy-custom").fill('{"name": "broken",');
+    assert.equal(await page.locator("#policy-custom-use").isChecked(), true, "typing a policy uses it");
+    await page.locator("#experiment-run").click();
+    await problem.filter({ hasText: /The custom policy is not valid JSON/ }).waitFor();
+    assert.equal(await page.locator("#policy-custom").getAttribute("aria-invalid"), "true");
+
+    await page.locator("#policy-custom").fill('{"name": "no-fallback", "rules": []}');
+    assert.equal(await problem.textContent(), "", "editing clears the problem");
+    await page.locator("#experiment-run").click();
+    await problem.filter({ hasText: "missing field `fallback`" }).waitFor({ timeout: RESULT_TIMEOUT_MS });
+    assert.match(await problem.textContent(), /policies\[2\]/);
+    assert.equal(await page.getByTestId("experiment-table").count(), 0);
+
+    // Only the custom policy (small JavaScript to wasm), over the one workload just run.
+    await page.locator("#policy-custom").fill(
+      JSON.stringify({
+        name: "small-on-wasm",
+        fallback: ["isolate", "wasm"],
+        rules: [{ name: "small javascript", when: { language: "javascript", code_bytes: { max: 4096 } }, tiers: ["wasm"] }],
+      }),
+    );
+    for (const name of ["isolate-first", "wasm-first"]) await page.getByTestId(`policy-${name}`).uncheck();
+    await page.locator("#experiment-editor").uncheck();
+    await page.locator("#experiment-history").check();
+    await page.locator("#experiment-history-n").fill("1");
+    await page.locator("#experiment-repeat").fill("2");
+    await page.locator("#experiment-run").click();
+    const row = page.getByTestId("experiment-table").locator("tr[data-policy=small-on-wasm]");
+    await row.waitFor({ timeout: RESULT_TIMEOUT_MS });
+    assert.equal(await problem.textContent(), "");
+    assert.match(await row.textContent(), /^small-on-wasm2wasm 2/);
+    const reason = await page.locator("[data-testid=experiment-choices] td[data-policy=small-on-wasm] .tier").getAttribute("title");
+    assert.match(reason, /small javascript/);
+
+    // The editor's code and history together: the page sends both inline.
+    await page.locator("#experiment-editor").check();
+    await page.locator("#experiment-run").click();
+    await page.getByTestId("experiment-summary").filter({ hasText: "4 runs: 2 workloads" }).waitFor({ timeout: RESULT_TIMEOUT_MS });
+    const workloads = await page.locator("[data-testid=experiment-choices] tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => tr.dataset.workload === "editor" ? "editor" : "history")
+    );
+    assert.deepEqual(workloads, ["editor", "history"]);
+  });
+
   test("a tier that is down is disabled with its reason and cannot be selected", async (t) => {
     const page = await open(broken, t);
     assert.equal(await page.locator("#tier-isolate").isDisabled(), true);

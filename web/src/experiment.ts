@@ -1,0 +1,130 @@
+// The routing experiment panel: the chosen policies replayed over the editor's workload
+// and/or recent history by `POST /v1/experiments/routing`, reported as charts and tables.
+
+import { api, ApiError, type NamedWorkload, type RoutingExperiment, type WorkloadRequest } from "./api.ts";
+import { byId, h } from "./dom.ts";
+import { renderRoutingReport } from "./experiment-report.ts";
+import { type PolicyPick, PolicyPicker } from "./policy.ts";
+
+type EditorRequest = () => { request: WorkloadRequest } | { problem: string };
+
+export class ExperimentPanel {
+  private readonly picker = new PolicyPicker();
+  private readonly button = byId<HTMLButtonElement>("experiment-run");
+  private readonly output = byId("experiment");
+  private readonly status = byId("experiment-status");
+
+  constructor(private readonly editorRequest: EditorRequest) {
+    this.button.addEventListener("click", () => void this.run());
+  }
+
+  /** Reads the built-in policies; a failure is shown in the panel, not thrown. */
+  async load(): Promise<void> {
+    try {
+      const info = await api.policy();
+      this.picker.setBuiltIn(info.built_in, info.installed.policy.name);
+    } catch (err) {
+      this.fail(`Policies are unavailable: ${message(err)}`);
+    }
+  }
+
+  private async run(): Promise<void> {
+    const pick = this.picker.pick();
+    if (!pick) return;
+    this.button.disabled = true;
+    this.output.setAttribute("aria-busy", "true");
+    this.output.classList.add("busy");
+    this.status.textContent = "Running…";
+    const started = performance.now();
+    try {
+      const experiment = await this.experiment(pick);
+      if (!experiment) return;
+      const report = await api.routingExperiment(experiment);
+      renderRoutingReport(this.output, report, performance.now() - started);
+      this.status.textContent = "";
+    } catch (err) {
+      this.refused(err, pick);
+    } finally {
+      this.button.disabled = false;
+      this.output.removeAttribute("aria-busy");
+      this.output.classList.remove("busy");
+    }
+  }
+
+  /** The request body, or null with the reason shown. */
+  private async experiment(pick: PolicyPick): Promise<RoutingExperiment | null> {
+    const useEditor = byId<HTMLInputElement>("experiment-editor").checked;
+    const useHistory = byId<HTMLInputElement>("experiment-history").checked;
+    const repeat = wholeNumber("experiment-repeat", "Repeat", 1, 20);
+    const limit = useHistory ? wholeNumber("experiment-history-n", "The number of history workloads", 1, 200) : 0;
+    if (typeof repeat === "string" || typeof limit === "string") {
+      this.fail(typeof repeat === "string" ? repeat : limit as string);
+      return null;
+    }
+    const workloads: NamedWorkload[] = [];
+    if (useEditor) {
+      const checked = this.editorRequest();
+      if ("problem" in checked) {
+        this.fail(`The workload in the editor cannot be sent: ${checked.problem}`);
+        return null;
+      }
+      workloads.push({ name: "editor", workload: checked.request });
+    }
+    if (!useEditor && !useHistory) {
+      this.fail("Choose the workloads: the code in the editor, recent history, or both.");
+      return null;
+    }
+    // The server replays history by itself, but takes history or workloads, not both.
+    if (!useEditor) return { policies: pick.policies, history: { limit }, repeat };
+    if (useHistory) workloads.push(...(await fromHistory(limit)));
+    return { policies: pick.policies, workloads, repeat };
+  }
+
+  /** A refusal about the custom policy goes next to it; anything else in the panel. */
+  private refused(err: unknown, pick: PolicyPick): void {
+    this.status.textContent = "";
+    const text = message(err);
+    if (pick.customIndex !== null && text.includes(`policies[${pick.customIndex}]`)) {
+      this.picker.showProblem(`The server refused the custom policy: ${text}`);
+      return;
+    }
+    this.fail(`The experiment was refused: ${text}`);
+  }
+
+  private fail(text: string): void {
+    this.status.textContent = "";
+    this.output.replaceChildren(h("p", { class: "request-error", role: "alert", "data-testid": "experiment-error" }, text));
+  }
+}
+
+/** The newest `limit` recorded workloads, oldest first, as the server's history slice has them. */
+async function fromHistory(limit: number): Promise<NamedWorkload[]> {
+  const summaries = await api.history(limit);
+  const records = await Promise.all(summaries.reverse().map((s) => api.workload(s.id)));
+  return records.map((r) => ({
+    name: r.id,
+    workload: {
+      code: r.code,
+      language: r.language,
+      input: r.input,
+      isolation: "auto",
+      timeout_ms: r.limits.timeout_ms,
+      memory_mb: r.limits.memory_mb,
+      fuel: r.limits.fuel ?? undefined,
+      tag: r.tag ?? undefined,
+    },
+  }));
+}
+
+/** A field's whole number in [min, max], or why it is not one. */
+function wholeNumber(id: string, what: string, min: number, max: number): number | string {
+  const text = byId<HTMLInputElement>(id).value.trim();
+  const value = Number(text);
+  return Number.isInteger(value) && value >= min && value <= max
+    ? value
+    : `${what} must be a whole number from ${min} to ${max}, not "${text}"`;
+}
+
+function message(err: unknown): string {
+  return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
+}
