@@ -25,7 +25,8 @@ fn vulcan(args: &[&str]) -> (i32, String, String) {
 }
 
 async fn limits(code: &str, fuel: u64, timeout_ms: u64, runs: u32) -> Value {
-    let body = json!({"workload": {"code": code}, "fuel": fuel, "timeout_ms": timeout_ms, "runs": runs});
+    let body =
+        json!({"workload": {"code": code}, "fuel": fuel, "timeout_ms": timeout_ms, "runs": runs});
     let (status, report) = post(shared(), "/v1/experiments/limits", body).await;
     assert_eq!(status, 200, "{report}");
     report
