@@ -33,11 +33,31 @@ export interface BackendInfo {
   available: boolean;
   health: { healthy: boolean; detail: string };
   capabilities: Capabilities | null;
+  /** The wasm tier's fuel per millisecond, once `POST /v1/calibrate` has run. */
+  calibration?: Calibration;
 }
 
 export interface Backends {
   policy: string;
   backends: BackendInfo[];
+}
+
+/** One reference workload's rate. */
+export interface ReferenceRate {
+  name: string;
+  fuel: number;
+  run_ms: number;
+  fuel_per_ms: number;
+}
+
+/** Fuel per millisecond on the agent's machine, from `POST /v1/calibrate`. */
+export interface Calibration {
+  fuel_per_ms: number;
+  min_fuel_per_ms: number;
+  max_fuel_per_ms: number;
+  runs_per_workload: number;
+  measured_at_ms: number;
+  workloads: ReferenceRate[];
 }
 
 export interface Route {
@@ -173,6 +193,43 @@ export interface RoutingReport {
   policies: PolicyReport[];
 }
 
+/** One workload run on the wasm tier under both a fuel budget and a timeout. */
+export interface LimitsExperiment {
+  workload: Pick<WorkloadRequest, "code" | "language" | "input" | "memory_mb" | "tag">;
+  fuel: number;
+  timeout_ms: number;
+  runs: number;
+}
+
+/** What ended a limits run: its fuel budget, its timeout, or neither (it ended by itself). */
+export type StoppedBy = "fuel" | "timeout" | "neither";
+
+/** How a measure varied over the runs; `spread_pct` is (max − min) / median in percent. */
+export interface Stability {
+  min: number;
+  median: number;
+  max: number;
+  spread_pct: number;
+}
+
+export interface LimitRun {
+  status: Status;
+  fuel_consumed: number;
+  duration_ms: number;
+}
+
+export interface LimitsReport {
+  fuel: number;
+  timeout_ms: number;
+  stopped_by: Partial<Record<StoppedBy, number>>;
+  fuel_consumed: Stability;
+  duration_ms: Stability;
+  /** At the calibrated rate: how long the fuel budget lasts, and the fuel the timeout is worth. */
+  fuel_budget_ms?: number | null;
+  timeout_fuel?: number | null;
+  runs: LimitRun[];
+}
+
 /** A failed request: the API's `{error: {code, message}}`, or what went wrong on the way. */
 export class ApiError extends Error {
   constructor(
@@ -182,6 +239,11 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A failure as one line: the API's message and code, or whatever was thrown. */
+export function errorText(err: unknown): string {
+  return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
 }
 
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
@@ -223,7 +285,7 @@ function post<T>(path: string, body: unknown): Promise<T> {
 
 export const api = {
   backends: () => call<Backends>("/v1/backends"),
-  route: (query: { language: Language; isolation: Isolation; fuel?: number }) =>
+  route: (query: { language: Language; isolation: Isolation; fuel?: number; tag?: string }) =>
     post<Route>("/v1/route", query),
   run: (request: WorkloadRequest) => post<WorkloadRecord>("/v1/workloads", request),
   history: (limit = 30) => call<WorkloadSummary[]>(`/v1/workloads?limit=${limit}`),
@@ -231,4 +293,6 @@ export const api = {
   policy: () => call<PolicyInfo>("/v1/policy"),
   routingExperiment: (experiment: RoutingExperiment) =>
     post<RoutingReport>("/v1/experiments/routing", experiment),
+  calibrate: () => call<Calibration>("/v1/calibrate", { method: "POST" }),
+  limitsExperiment: (experiment: LimitsExperiment) => post<LimitsReport>("/v1/experiments/limits", experiment),
 };

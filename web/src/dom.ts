@@ -25,6 +25,15 @@ export function byId<T extends HTMLElement>(id: string): T {
   return el as T;
 }
 
+/** A field's whole number in [min, max], or why it is not one. */
+export function wholeNumber(id: string, what: string, min: number, max: number): number | string {
+  const text = byId<HTMLInputElement>(id).value.trim();
+  const value = Number(text);
+  return Number.isInteger(value) && value >= min && value <= max
+    ? value
+    : `${what} must be a whole number from ${min} to ${max}, not "${text}"`;
+}
+
 /** Milliseconds with a precision that suits their size. */
 export function ms(value: number): string {
   if (value < 1) return `${value.toFixed(2)} ms`;
@@ -40,6 +49,13 @@ export function bytes(value: number): string {
 
 export function count(value: number): string {
   return value.toLocaleString("en");
+}
+
+/** Fuel with a metric suffix: 250M, 1.5k. */
+export function fuelShort(value: number): string {
+  const units: [number, string][] = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
+  const [size, suffix] = units.find(([size]) => value >= size) ?? [1, ""];
+  return `${Number((value / size).toPrecision(3))}${suffix}`;
 }
 
 export function ago(epochMs: number, now = Date.now()): string {

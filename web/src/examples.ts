@@ -12,6 +12,8 @@ export interface Example {
   timeout_ms?: number;
   memory_mb?: number;
   fuel?: number;
+  /** Routing rules can match it; left empty by the examples. */
+  tag?: string;
 }
 
 export const EXAMPLES: Example[] = [

@@ -4,7 +4,7 @@
 
 import type { PolicyReport } from "./api.ts";
 import { ms } from "./dom.ts";
-import { chartRoot, el } from "./svg.ts";
+import { chartRoot, el, niceStep } from "./svg.ts";
 
 const WIDTH = 640;
 const LEFT = 150;
@@ -24,13 +24,6 @@ function label(name: string): string {
 function tierOf(report: PolicyReport): string {
   const used = Object.entries(report.tiers).filter(([, n]) => n > 0).map(([tier]) => tier);
   return used.length === 1 ? used[0] : "mixed";
-}
-
-/** A round step giving about four grid lines up to `max`. */
-function step(max: number): number {
-  const raw = max / 4;
-  const p = 10 ** Math.floor(Math.log10(raw));
-  return p * ([1, 2, 5, 10].find((m) => m * p >= raw) ?? 10);
 }
 
 function frame(rows: number, title: string, testId: string, axisLabel: string) {
@@ -63,7 +56,7 @@ export function renderLatencyChart(reports: PolicyReport[]): SVGSVGElement {
   const axis = "latency per run · bar = p50 · whisker = p95";
   const { svg, plotBottom } = frame(reports.length, title, "experiment-latency-chart", axis);
   const top = Math.max(...reports.map((r) => r.latency_ms.p95), 0.1);
-  const unit = step(top);
+  const unit = niceStep(top);
   const hi = Math.ceil((top * 1.02) / unit) * unit;
   const x = (v: number) => LEFT + (v / hi) * (WIDTH - LEFT - RIGHT);
   for (let at = 0; at <= hi + unit / 2; at += unit) grid(svg, x(at), plotBottom, at === 0 ? "0" : ms(at));

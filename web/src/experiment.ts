@@ -1,8 +1,8 @@
 // The routing experiment panel: the chosen policies replayed over the editor's workload
 // and/or recent history by `POST /v1/experiments/routing`, reported as charts and tables.
 
-import { api, ApiError, type NamedWorkload, type RoutingExperiment, type WorkloadRequest } from "./api.ts";
-import { byId, h } from "./dom.ts";
+import { api, errorText, type NamedWorkload, type RoutingExperiment, type WorkloadRequest } from "./api.ts";
+import { byId, h, wholeNumber } from "./dom.ts";
 import { renderRoutingReport } from "./experiment-report.ts";
 import { type PolicyPick, PolicyPicker } from "./policy.ts";
 
@@ -24,7 +24,7 @@ export class ExperimentPanel {
       const info = await api.policy();
       this.picker.setBuiltIn(info.built_in, info.installed.policy.name);
     } catch (err) {
-      this.fail(`Policies are unavailable: ${message(err)}`);
+      this.fail(`Policies are unavailable: ${errorText(err)}`);
     }
   }
 
@@ -83,7 +83,7 @@ export class ExperimentPanel {
   /** A refusal about the custom policy goes next to it; anything else in the panel. */
   private refused(err: unknown, pick: PolicyPick): void {
     this.status.textContent = "";
-    const text = message(err);
+    const text = errorText(err);
     if (pick.customIndex !== null && text.includes(`policies[${pick.customIndex}]`)) {
       this.picker.showProblem(`The server refused the custom policy: ${text}`);
       return;
@@ -114,17 +114,4 @@ async function fromHistory(limit: number): Promise<NamedWorkload[]> {
       tag: r.tag ?? undefined,
     },
   }));
-}
-
-/** A field's whole number in [min, max], or why it is not one. */
-function wholeNumber(id: string, what: string, min: number, max: number): number | string {
-  const text = byId<HTMLInputElement>(id).value.trim();
-  const value = Number(text);
-  return Number.isInteger(value) && value >= min && value <= max
-    ? value
-    : `${what} must be a whole number from ${min} to ${max}, not "${text}"`;
-}
-
-function message(err: unknown): string {
-  return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
 }

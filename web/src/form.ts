@@ -7,6 +7,8 @@ import type { Editor } from "./editor.ts";
 import type { Example } from "./examples.ts";
 
 const LIMITS = ["timeout_ms", "memory_mb", "fuel"] as const;
+/** What the server accepts as a tag: 1–64 letters, digits, spaces, '.', '_' or '-'. */
+const TAG = /^[A-Za-z0-9._ -]{1,64}$/;
 
 export class WorkloadForm {
   private backends: BackendInfo[] = [];
@@ -22,6 +24,7 @@ export class WorkloadForm {
     }
     byId("input").addEventListener("input", () => this.onChange());
     for (const name of LIMITS) byId(name).addEventListener("input", () => this.onChange());
+    byId("tag").addEventListener("input", () => this.onChange());
   }
 
   /** Fills the tier selector from `/v1/backends`; a tier that cannot run is disabled. */
@@ -107,6 +110,7 @@ export class WorkloadForm {
     for (const name of LIMITS) {
       (byId(name) as HTMLInputElement).value = example[name] === undefined ? "" : String(example[name]);
     }
+    byId<HTMLInputElement>("tag").value = example.tag ?? "";
     this.tierChanged();
   }
 
@@ -149,6 +153,11 @@ export class WorkloadForm {
         }
       }
       request[name] = value;
+    }
+    const tag = byId<HTMLInputElement>("tag").value;
+    if (tag !== "") {
+      if (!TAG.test(tag)) return { problem: `tag must be 1 to 64 letters, digits, spaces, '.', '_' or '-', not "${tag}"` };
+      request.tag = tag;
     }
     return { request };
   }

@@ -1,5 +1,5 @@
-// Wiring: the form, the editor, and the Result / Compare (tiers, routing experiment) /
-// History tabs.
+// Wiring: the form, the editor, and the Result / Compare (tiers, routing experiment, fuel
+// versus time) / History tabs.
 
 import "./style.css";
 import { api, ApiError, type BackendInfo, type Tier, type WorkloadRecord } from "./api.ts";
@@ -10,6 +10,7 @@ import { EXAMPLES } from "./examples.ts";
 import { ExperimentPanel } from "./experiment.ts";
 import { WorkloadForm } from "./form.ts";
 import { refreshHistory } from "./history.ts";
+import { LimitsPanel } from "./limits.ts";
 import { renderRequestError, renderResult } from "./results.ts";
 
 /** A spinner appears only for answers slower than this. */
@@ -20,6 +21,7 @@ const HEALTH_EVERY_MS = 5000;
 const editor = createEditor(byId("editor"), () => void run());
 const form = new WorkloadForm(editor, () => formChanged());
 const experiment = new ExperimentPanel(() => form.request());
+const limits = new LimitsPanel(() => form.request());
 const resultPanel = byId("result");
 const runButton = byId<HTMLButtonElement>("run");
 const compareButton = byId<HTMLButtonElement>("compare-run");
@@ -54,9 +56,9 @@ async function previewRoute(): Promise<void> {
     return;
   }
   const checked = form.request();
-  const fuel = "request" in checked ? checked.request.fuel : undefined;
+  const { fuel, tag } = "request" in checked ? checked.request : {};
   try {
-    const route = await api.route({ language: form.language(), isolation: "auto", fuel });
+    const route = await api.route({ language: form.language(), isolation: "auto", fuel, tag });
     form.setAutoTier(route.backend);
     note.textContent = `auto → ${route.backend}: ${route.reason}`;
   } catch (err) {
@@ -104,6 +106,7 @@ async function openWorkload(id: string): Promise<void> {
     timeout_ms: record.limits.timeout_ms,
     memory_mb: record.limits.memory_mb,
     fuel: record.limits.fuel ?? undefined,
+    tag: record.tag ?? undefined,
   });
   renderResult(resultPanel, record, editor.reveal);
   showTab("result");
@@ -178,6 +181,7 @@ async function loadBackends(): Promise<void> {
   const answer = await api.backends();
   const changed = JSON.stringify(answer.backends) !== JSON.stringify(backends);
   renderTierHealth(answer.backends, answer.policy);
+  limits.setWasm(answer.backends.find((b) => b.kind === "wasm"));
   if (changed) {
     backends = answer.backends;
     form.setBackends(backends);

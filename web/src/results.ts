@@ -101,6 +101,7 @@ function metadataTable(record: WorkloadRecord): HTMLElement {
       ["Memory peak", bytes(meta.memory_peak_bytes)],
     );
   }
+  if (record.tag) rows.push(["Tag", record.tag]);
   rows.push(["Workload id", record.id]);
   return h(
     "table",

@@ -21,3 +21,10 @@ export function chartRoot(width: number, height: number, title: string, testId: 
   svg.append(el("title", {}, title));
   return svg;
 }
+
+/** A round step (1, 2 or 5 × a power of ten) giving about four grid lines up to `max`. */
+export function niceStep(max: number): number {
+  const raw = max / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  return p * ([1, 2, 5, 10].find((m) => m * p >= raw) ?? 10);
+}

@@ -269,7 +269,7 @@ describe("web page", () => {
     assert.equal(await choice.getAttribute("data-tier"), "wasm");
     assert.match(await choice.locator(".tier").getAttribute("title"), /^policy wasm-first: /);
     await page.getByTestId("experiment-summary").filter({ hasText: "6 runs" }).waitFor();
-    await page.locator(".experiment-panel").screenshot({ path: join(output, "experiment.png") });
+    await page.locator("section[aria-labelledby=experiment-title]").screenshot({ path: join(output, "experiment.png") });
   });
 
   test("a custom policy replays recent history; a malformed one shows why next to it", async (t) => {
@@ -323,6 +323,89 @@ describe("web page", () => {
       trs.map((tr) => tr.dataset.workload === "editor" ? "editor" : "history")
     );
     assert.deepEqual(workloads, ["editor", "history"]);
+  });
+
+  test("fuel versus time plots each run against both limits and says what stopped it", async (t) => {
+    const page = await open(agent, t);
+    await typeCode(page, "export default () => { let i = 0; while (true) i++; }");
+    await page.getByRole("tab", { name: "Compare tiers" }).click();
+    assert.equal(await page.locator("#limits-runs").inputValue(), "10");
+    await page.locator("#limits-fuel").fill("1000000");
+    await page.locator("#limits-timeout").fill("5000");
+    await page.locator("#limits-runs").fill("3");
+    await page.evaluate(() => {
+      window.busySeen = false;
+      new MutationObserver(() => {
+        if (document.getElementById("limits").getAttribute("aria-busy") === "true") window.busySeen = true;
+      }).observe(document.getElementById("limits"), { attributes: true });
+    });
+    await page.locator("#limits-run").click();
+    const stopped = page.getByTestId("limits-stopped");
+    await stopped.waitFor({ timeout: RESULT_TIMEOUT_MS });
+    assert.equal(await page.evaluate(() => window.busySeen), true, "the panel was never busy");
+    assert.equal(await page.locator("#limits").getAttribute("aria-busy"), null);
+
+    const counts = await stopped.locator("tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => [tr.dataset.stopped, tr.cells[1].textContent])
+    );
+    assert.deepEqual(counts, [["fuel", "3"], ["timeout", "0"], ["neither", "0"]]);
+    const fuel = page.locator("[data-testid=limits-stability] tr[data-measure=fuel]");
+    assert.equal(await fuel.locator(".spread").textContent(), "0%");
+    assert.equal(await fuel.locator("td").nth(1).textContent(), "1,000,000", "the median is the budget");
+    assert.match(await page.locator("[data-testid=limits-stability] tr[data-measure=time]").textContent(), /ms/);
+
+    const chart = page.getByTestId("limits-chart");
+    assert.equal(await chart.getAttribute("role"), "img");
+    assert.match(await chart.getAttribute("aria-label"), /3 runs \(stopped 3 by fuel\)/);
+    assert.match(await chart.locator("> title").textContent(), /fuel budget of 1,000,000 and the timeout of 5,000 ms/);
+    const points = await chart.locator(".point").evaluateAll((ps) => ps.map((p) => p.dataset.stopped));
+    assert.deepEqual(points, ["fuel", "fuel", "fuel"]);
+    assert.equal(await chart.locator("[data-limit=fuel]").count(), 1, "the fuel budget is drawn");
+    // 5 s is far above runs of a few milliseconds: named at the edge, not drawn.
+    assert.equal(await chart.locator("[data-limit=timeout]").count(), 0);
+    assert.match(await chart.textContent(), /timeout 5,000 ms: far above/);
+    await page.locator("#limits-fuel").scrollIntoViewIfNeeded();
+    await page.locator("section[aria-labelledby=limits-title]").screenshot({ path: join(output, "limits.png") });
+
+    await page.locator("#limits-runs").fill("51");
+    await page.locator("#limits-run").click();
+    await page.getByTestId("limits-error").filter({ hasText: /Runs must be a whole number from 1 to 50/ }).waitFor();
+  });
+
+  test("calibrate shows the rate per workload and converts one limit into the other", async (t) => {
+    const page = await open(agent, t);
+    await page.getByRole("tab", { name: "Compare tiers" }).click();
+    await page.locator("#calibrate").click();
+    // The calibration this agent may already have is replaced by the new one.
+    await page.waitForFunction(() => document.getElementById("calibrate").disabled === false &&
+      document.getElementById("limits-status").textContent === "" &&
+      document.querySelector("[data-testid=calibration-rate]") !== null, null, { timeout: 120_000 });
+    const rate = Number(await page.getByTestId("calibration").getAttribute("data-fuel-per-ms"));
+    assert.ok(rate > 0, `fuel per ms is ${rate}`);
+    assert.match(await page.getByTestId("calibration-rate").textContent(), /^[\d.]+[kMG]? fuel\/ms on this machine/);
+    assert.equal(await page.locator("[data-testid=calibration-table] tbody tr").count(), 4);
+    assert.match(
+      await page.getByTestId("limits-conversion").textContent(),
+      /^At [\d.]+[kMG]? fuel\/ms, your 50 ms timeout is worth about [\d.]+[kMG]? fuel .*the 100M fuel budget lasts about/,
+    );
+
+    // A fresh page shows the agent's calibration from /v1/backends.
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]");
+    assert.equal(Number(await page.getByTestId("calibration").getAttribute("data-fuel-per-ms")), rate);
+  });
+
+  test("a tag typed in the form is sent and shown with the result", async (t) => {
+    const page = await open(agent, t);
+    await page.locator("#tag").fill("not/allowed");
+    assert.match(await page.locator("#form-problem").textContent(), /tag must be 1 to 64 letters/);
+    assert.equal(await page.locator("#run").isDisabled(), true);
+    await page.locator("#tag").fill("batch job.v1_a-b");
+    assert.equal(await page.locator("#form-problem").textContent(), "");
+    await pickTier(page, "wasm");
+    await runAndWait(page, "wasm");
+    const tag = page.locator("[data-testid=metadata] tr").filter({ has: page.locator("th", { hasText: /^Tag$/ }) });
+    assert.equal(await tag.locator("td").textContent(), "batch job.v1_a-b");
   });
 
   test("a tier that is down is disabled with its reason and cannot be selected", async (t) => {
