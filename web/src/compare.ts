@@ -13,6 +13,21 @@ export interface Run {
   endToEndMs: number;
 }
 
+/**
+ * This browser's own cost of one request: the median of a few empty ones (`GET /healthz`,
+ * which the server answers in microseconds). End-to-end times include it; the figures in
+ * BENCHMARKS.md, taken with HTTP clients outside a browser, do not.
+ */
+export async function requestFloor(): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const started = performance.now();
+    await (await fetch("/healthz")).text();
+    times.push(performance.now() - started);
+  }
+  return summarise(times).median;
+}
+
 /** Runs `request` `times` times on each tier, one at a time; `progress` after every run. */
 export async function compareTiers(
   request: WorkloadRequest,
@@ -35,7 +50,7 @@ export async function compareTiers(
   return runs;
 }
 
-export function renderComparison(target: HTMLElement, runs: Run[], skipped: string[]): void {
+export function renderComparison(target: HTMLElement, runs: Run[], skipped: string[], floorMs: number): void {
   const tiers = [...new Set(runs.map((r) => r.tier))];
   const series: TierSeries[] = tiers.map((tier) => {
     const mine = runs.filter((r) => r.tier === tier);
@@ -59,6 +74,12 @@ export function renderComparison(target: HTMLElement, runs: Run[], skipped: stri
       " cold run (isolate: a worker was created for it; every wasm run is a fresh instance, its instantiate time is in the table)",
     ),
     table(tiers.map((tier) => runs.filter((r) => r.tier === tier))),
+    h(
+      "p",
+      { class: "muted", "data-testid": "request-floor" },
+      `End to end includes this browser's own cost of a request: an empty one (GET /healthz) took ${ms(floorMs)} here. `,
+      "BENCHMARKS.md measures with HTTP clients outside a browser, which cost far less; compare its figures with “in tier” or with end to end minus this.",
+    ),
     ...skipped.map((note) => h("p", { class: "muted" }, note)),
   );
 }

@@ -3,7 +3,7 @@
 
 import "./style.css";
 import { api, ApiError, type BackendInfo, type Tier, type WorkloadRecord } from "./api.ts";
-import { compareTiers, comparisonError, renderComparison } from "./compare.ts";
+import { compareTiers, comparisonError, renderComparison, requestFloor } from "./compare.ts";
 import { byId, h } from "./dom.ts";
 import { createEditor } from "./editor.ts";
 import { EXAMPLES } from "./examples.ts";
@@ -126,11 +126,12 @@ async function compare(): Promise<void> {
   const target = byId("comparison");
   compareButton.disabled = true;
   try {
+    const floor = await requestFloor();
     const runs = await compareTiers(checked.request, tiers, Math.min(Math.max(times, 1), 200), (done, total, tier) => {
       progress.textContent = `${done} / ${total} runs (${tier})`;
     });
     progress.textContent = `${runs.length} runs`;
-    renderComparison(target, runs, skipped);
+    renderComparison(target, runs, skipped, floor);
   } catch (err) {
     progress.textContent = "";
     target.replaceChildren(h("p", { class: "request-error", role: "alert" }, `Comparison stopped: ${comparisonError(err)}`));

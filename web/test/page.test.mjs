@@ -223,6 +223,7 @@ describe("web page", () => {
     assert.match(await table.locator("tr[data-tier=isolate]").textContent(), /8 succeeded/);
     assert.match(await table.locator("tr[data-tier=wasm]").textContent(), /succeeded.*instantiate .*ms.*\d,\d{3},\d{3}/);
     assert.match(await page.locator("#compare-progress").textContent(), /16 runs/);
+    assert.match(await page.getByTestId("request-floor").textContent(), /GET \/healthz\) took \d+(\.\d+)? (ms|µs) here/);
     await page.screenshot({ path: join(output, "compare.png"), fullPage: true });
   });
 
