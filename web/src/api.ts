@@ -60,6 +60,17 @@ export interface Calibration {
   workloads: ReferenceRate[];
 }
 
+/** What routing looks at: a workload's routing fields, with its code's size in bytes. */
+export interface RouteQuery {
+  language: Language;
+  isolation: Isolation;
+  code_bytes: number;
+  timeout_ms?: number;
+  memory_mb?: number;
+  fuel?: number;
+  tag?: string;
+}
+
 export interface Route {
   backend: Tier;
   reason: string;
@@ -285,8 +296,7 @@ function post<T>(path: string, body: unknown): Promise<T> {
 
 export const api = {
   backends: () => call<Backends>("/v1/backends"),
-  route: (query: { language: Language; isolation: Isolation; fuel?: number; tag?: string }) =>
-    post<Route>("/v1/route", query),
+  route: (query: RouteQuery) => post<Route>("/v1/route", query),
   run: (request: WorkloadRequest) => post<WorkloadRecord>("/v1/workloads", request),
   history: (limit = 30) => call<WorkloadSummary[]>(`/v1/workloads?limit=${limit}`),
   workload: (id: string) => call<WorkloadRecord>(`/v1/workloads/${encodeURIComponent(id)}`),

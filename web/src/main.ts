@@ -56,9 +56,18 @@ async function previewRoute(): Promise<void> {
     return;
   }
   const checked = form.request();
-  const { fuel, tag } = "request" in checked ? checked.request : {};
+  const { timeout_ms, memory_mb, fuel, tag } = "request" in checked ? checked.request : {};
+  const code_bytes = new TextEncoder().encode(editor.code()).length;
   try {
-    const route = await api.route({ language: form.language(), isolation: "auto", fuel, tag });
+    const route = await api.route({
+      language: form.language(),
+      isolation: "auto",
+      code_bytes,
+      timeout_ms,
+      memory_mb,
+      fuel,
+      tag,
+    });
     form.setAutoTier(route.backend);
     note.textContent = `auto → ${route.backend}: ${route.reason}`;
   } catch (err) {
