@@ -11,6 +11,7 @@
 //! - [`policy`]: routing policies as data (rules over workload features, a fallback).
 //! - [`router`]: routing, a pure function of a workload, the tiers and a policy.
 //! - [`experiment`]: routing experiments' reports.
+//! - [`json_object`]: deserializing structs from objects only, never positional arrays.
 //! - [`cpu_time`]: CPU time of the agent and its isolate hosts, for experiments.
 //! - [`admission`]: the bound on workloads in flight (429 past it).
 //! - [`store`]: workload history in SQLite.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod cpu_time;
 pub mod error;
 pub mod experiment;
+pub mod json_object;
 pub mod metrics;
 pub mod policy;
 pub mod router;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{AppError, ErrorBody};
-use super::extract::ApiJson;
+use super::extract::ApiJsonValue;
 use super::state::AppState;
 use crate::error::Error;
 use crate::policy::{BUILT_IN, Installed, PolicyChoice, RoutingPolicy, built_in};
@@ -55,7 +55,7 @@ pub async fn policy_get(State(state): State<AppState>) -> Json<PolicyResponse> {
 )]
 pub async fn policy_put(
     State(state): State<AppState>,
-    ApiJson(choice): ApiJson<PolicyChoice>,
+    ApiJsonValue(choice): ApiJsonValue<PolicyChoice>,
 ) -> Result<Json<PolicyResponse>, AppError> {
     let source = match &choice {
         PolicyChoice::Named(_) => "built-in",

@@ -21,25 +21,25 @@ pub struct Conditions {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::object::optional_object"
+        deserialize_with = "crate::json_object::optional_object"
     )]
     pub code_bytes: Option<Range>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::object::optional_object"
+        deserialize_with = "crate::json_object::optional_object"
     )]
     pub timeout_ms: Option<Range>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::object::optional_object"
+        deserialize_with = "crate::json_object::optional_object"
     )]
     pub memory_mb: Option<Range>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "super::object::optional_object"
+        deserialize_with = "crate::json_object::optional_object"
     )]
     pub fuel: Option<Range>,
     /// Whether the workload asked for a fuel budget.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 use super::RoutingPolicy;
-use super::object::Object;
+use crate::json_object::Object;
 
 /// The built-in policies' files, by name.
 pub const BUILT_IN: [(&str, &str); 2] = [

@@ -14,7 +14,6 @@
 mod conditions;
 mod installed;
 mod load;
-mod object;
 #[cfg(test)]
 mod tests;
 
@@ -43,7 +42,7 @@ pub struct RoutingPolicy {
     pub description: String,
     /// Tried in order; the first rule whose conditions hold and one of whose tiers can run
     /// the workload decides.
-    #[serde(default, deserialize_with = "object::objects")]
+    #[serde(default, deserialize_with = "crate::json_object::objects")]
     #[schema(max_items = 64)]
     pub rules: Vec<Rule>,
     /// Tiers tried in order when no rule decided.
@@ -60,7 +59,7 @@ pub struct Rule {
     #[schema(pattern = r"^[A-Za-z0-9._ -]{1,64}$")]
     pub name: Option<String>,
     /// Conditions that must all hold; an empty set always holds.
-    #[serde(default, deserialize_with = "object::object")]
+    #[serde(default, deserialize_with = "crate::json_object::object")]
     pub when: Conditions,
     #[schema(min_items = 1, max_items = 2)]
     pub tiers: Vec<BackendKind>,

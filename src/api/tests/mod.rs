@@ -255,3 +255,16 @@ async fn web_page_is_503_until_built_then_served_with_its_assets() {
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{outside}");
     }
 }
+
+#[tokio::test]
+async fn a_body_that_is_an_array_of_the_fields_is_400() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    let (status, body) = create(&state, json!(["x", "javascript", [1], "wasm"])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("invalid type: sequence, expected an object"),
+        "{message}"
+    );
+}

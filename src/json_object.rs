@@ -1,6 +1,6 @@
-//! Policy parts read only from objects (JSON objects, TOML tables). Serde's derived structs
-//! also take an array of their fields in order, so `"when": [null, null]` would pass as
-//! conditions; these helpers refuse it.
+//! Structs read only from objects (JSON objects, TOML tables). Serde's derived structs also
+//! take an array of their fields in order, so `"when": [null, null]` would pass as a
+//! policy's conditions and `["x"]` as a workload; these helpers refuse that.
 
 use std::fmt;
 use std::marker::PhantomData;
