@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use common::{post, shared, submit};
+use common::{metric, post, shared, submit};
 use serde_json::{Value, json};
 
 fn experiment(extra: &[&str]) -> std::process::Output {
@@ -243,5 +243,38 @@ async fn bad_experiments_are_400_with_the_reason() {
         let (status, answer) = experiment_post(body).await;
         assert_eq!(status, 400, "{answer}");
         assert_eq!(answer["error"]["message"], message);
+    }
+}
+
+#[tokio::test]
+async fn an_experiment_whose_client_hangs_up_still_runs_to_its_end() {
+    let body = json!({
+        "policies": ["wasm-first"],
+        "workloads": [{"name": "spin", "workload":
+            {"code": "export default () => { while (true) {} }", "timeout_ms": 1500}}],
+    });
+    let hung_up = reqwest::Client::new()
+        .post(shared().url("/v1/experiments/routing"))
+        .timeout(std::time::Duration::from_millis(250))
+        .json(&body)
+        .send()
+        .await;
+    assert!(hung_up.is_err_and(|err| err.is_timeout()));
+    // The run goes on after the client has gone, then finishes in its own task and leaves no
+    // workload counted in flight; a run cut short when the client went would have left the
+    // gauge at 1 for ever.
+    let url = shared().url("");
+    assert!(metric(&url, "vulcan_workloads_in_flight").await >= 1.0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let in_flight = metric(&url, "vulcan_workloads_in_flight").await;
+        if in_flight == 0.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{in_flight} still in flight"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -28,23 +28,31 @@ const RUNS: usize = 5;
     )
 )]
 pub async fn calibrate(State(state): State<AppState>) -> Result<Json<Calibration>, AppError> {
-    let Some(_ticket) = state.admission.try_admit() else {
+    let Some(ticket) = state.admission.try_admit() else {
         state.metrics.rejected.inc();
         return Err(Error::Overloaded.into());
     };
-    let mut measured = Vec::new();
-    for (name, code) in REFERENCE {
-        let mut runs = Vec::new();
-        for _ in 0..RUNS {
-            runs.push(measure(&state, code).await?);
+    // A task of its own, so a client that hangs up does not cut a run short.
+    let measuring = tokio::spawn(async move {
+        let _ticket = ticket;
+        let mut measured = Vec::new();
+        for (name, code) in REFERENCE {
+            let mut runs = Vec::new();
+            for _ in 0..RUNS {
+                runs.push(measure(&state, code).await?);
+            }
+            measured.push((name, runs));
         }
-        measured.push((name, runs));
-    }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64);
-    let calibration = Calibration::from_runs(&measured, now_ms);
-    state.set_calibration(calibration.clone());
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis() as u64);
+        let calibration = Calibration::from_runs(&measured, now_ms);
+        state.set_calibration(calibration.clone());
+        Ok::<_, Error>(calibration)
+    });
+    let calibration = measuring
+        .await
+        .map_err(|err| Error::Engine(format!("calibration task failed: {err}")))??;
     Ok(Json(calibration))
 }
 

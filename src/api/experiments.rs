@@ -95,11 +95,27 @@ pub async fn routing_experiment(
         repeat,
         state.limits.max_experiment_runs,
     )?;
-    let Some(_ticket) = state.admission.try_admit() else {
+    let Some(ticket) = state.admission.try_admit() else {
         state.metrics.rejected.inc();
         return Err(Error::Overloaded.into());
     };
+    // A task of its own, so a client that hangs up does not cut a run short.
+    let replay = tokio::spawn(async move {
+        let _ticket = ticket;
+        replay(&state, policies, workloads, repeat).await
+    });
+    replay
+        .await
+        .map(Json)
+        .map_err(|err| Error::Engine(format!("experiment task failed: {err}")).into())
+}
 
+async fn replay(
+    state: &AppState,
+    policies: Vec<RoutingPolicy>,
+    workloads: Vec<NamedWorkload>,
+    repeat: u32,
+) -> RoutingReport {
     let mut runs: Vec<Vec<Run>> = vec![Vec::new(); policies.len()];
     let mut cpu_ms = vec![0.0; policies.len()];
     for round in 0..repeat as usize {
@@ -107,7 +123,7 @@ pub async fn routing_experiment(
             let index = (turn + round) % policies.len();
             let cpu_before = process_tree_cpu();
             for (number, named) in workloads.iter().enumerate() {
-                let run = run_once(&state, &named.workload, &policies[index], number).await;
+                let run = run_once(state, &named.workload, &policies[index], number).await;
                 runs[index].push(run);
             }
             let cpu = process_tree_cpu().saturating_sub(cpu_before);
@@ -119,11 +135,11 @@ pub async fn routing_experiment(
         .zip(runs.iter().zip(cpu_ms))
         .map(|(policy, (runs, cpu))| PolicyReport::new(policy, workloads.len(), runs, cpu))
         .collect();
-    Ok(Json(RoutingReport {
+    RoutingReport {
         workloads: workloads.into_iter().map(|named| named.name).collect(),
         repeat,
         policies: reports,
-    }))
+    }
 }
 
 async fn run_once(
