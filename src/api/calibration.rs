@@ -28,31 +28,26 @@ const RUNS: usize = 5;
     )
 )]
 pub async fn calibrate(State(state): State<AppState>) -> Result<Json<Calibration>, AppError> {
-    let Some(ticket) = state.admission.try_admit() else {
-        state.metrics.rejected.inc();
-        return Err(Error::Overloaded.into());
-    };
-    // A task of its own, so a client that hangs up does not cut a run short.
-    let measuring = tokio::spawn(async move {
-        let _ticket = ticket;
-        let mut measured = Vec::new();
-        for (name, code) in REFERENCE {
-            let mut runs = Vec::new();
-            for _ in 0..RUNS {
-                runs.push(measure(&state, code).await?);
+    // Admitted into a task of its own: a client that hangs up does not cut a run short.
+    let running = state.clone();
+    let calibration = state
+        .admitted("calibration", async move {
+            let mut measured = Vec::new();
+            for (name, code) in REFERENCE {
+                let mut runs = Vec::new();
+                for _ in 0..RUNS {
+                    runs.push(measure(&running, code).await?);
+                }
+                measured.push((name, runs));
             }
-            measured.push((name, runs));
-        }
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_millis() as u64);
-        let calibration = Calibration::from_runs(&measured, now_ms);
-        state.set_calibration(calibration.clone());
-        Ok::<_, Error>(calibration)
-    });
-    let calibration = measuring
-        .await
-        .map_err(|err| Error::Engine(format!("calibration task failed: {err}")))??;
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis() as u64);
+            let calibration = Calibration::from_runs(&measured, now_ms);
+            running.set_calibration(calibration.clone());
+            Ok::<_, Error>(calibration)
+        })
+        .await??;
     Ok(Json(calibration))
 }
 

@@ -95,19 +95,14 @@ pub async fn routing_experiment(
         repeat,
         state.limits.max_experiment_runs,
     )?;
-    let Some(ticket) = state.admission.try_admit() else {
-        state.metrics.rejected.inc();
-        return Err(Error::Overloaded.into());
-    };
-    // A task of its own, so a client that hangs up does not cut a run short.
-    let replay = tokio::spawn(async move {
-        let _ticket = ticket;
-        replay(&state, policies, workloads, repeat).await
-    });
-    replay
-        .await
-        .map(Json)
-        .map_err(|err| Error::Engine(format!("experiment task failed: {err}")).into())
+    // Admitted into a task of its own: a client that hangs up does not cut a run short.
+    let running = state.clone();
+    let report = state
+        .admitted("experiment", async move {
+            replay(&running, policies, workloads, repeat).await
+        })
+        .await?;
+    Ok(Json(report))
 }
 
 async fn replay(

@@ -64,16 +64,12 @@ pub async fn limits_experiment(
     let policy = state.policy.policy();
     // Checked once up front, so a bad limit is a 400 before anything runs.
     accept(&state, request.clone(), &policy)?;
-    let Some(ticket) = state.admission.try_admit() else {
-        state.metrics.rejected.inc();
-        return Err(Error::Overloaded.into());
-    };
-    // A task of its own, so a client that hangs up does not cut a run short.
-    let runs_task = tokio::spawn(async move {
-        let _ticket = ticket;
+    // Admitted into a task of its own: a client that hangs up does not cut a run short.
+    let running = state.clone();
+    let work = async move {
         let mut measured = Vec::new();
         for _ in 0..runs {
-            let record = run(&state, accept(&state, request.clone(), &policy)?).await;
+            let record = run(&running, accept(&running, request.clone(), &policy)?).await;
             let fuel_consumed = match record.metadata {
                 Some(Metadata::Wasm(wasm)) => wasm.fuel_consumed,
                 _ => 0,
@@ -84,11 +80,9 @@ pub async fn limits_experiment(
                 duration_ms: record.duration_ms,
             });
         }
-        Ok::<_, Error>((measured, state.calibration()))
-    });
-    let (measured, calibration) = runs_task
-        .await
-        .map_err(|err| Error::Engine(format!("experiment task failed: {err}")))??;
+        Ok::<_, Error>((measured, running.calibration()))
+    };
+    let (measured, calibration) = state.admitted("experiment", work).await??;
     Ok(Json(LimitsReport::new(
         experiment.fuel,
         experiment.timeout_ms,

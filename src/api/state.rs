@@ -1,11 +1,13 @@
 //! What every handler can reach: the tiers, the history, metrics, admission and settings.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use crate::admission::Admission;
 use crate::backend::{Backend, BackendKind, Capabilities};
 use crate::config::LimitArgs;
+use crate::error::Error;
 use crate::experiment::calibration::Calibration;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
@@ -38,6 +40,25 @@ impl AppState {
         self.backend(kind)
             .expect("the router only picks configured tiers")
             .capabilities()
+    }
+
+    /// Takes an admission place (`Overloaded`, counted, when none is free) and runs `work` in
+    /// a task of its own that holds it, so a client that hangs up cannot cut the work short.
+    pub async fn admitted<T: Send + 'static>(
+        &self,
+        what: &str,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let Some(ticket) = self.admission.try_admit() else {
+            self.metrics.rejected.inc();
+            return Err(Error::Overloaded);
+        };
+        tokio::spawn(async move {
+            let _ticket = ticket;
+            work.await
+        })
+        .await
+        .map_err(|err| Error::Engine(format!("{what} task failed: {err}")))
     }
 
     pub fn calibration(&self) -> Option<Calibration> {

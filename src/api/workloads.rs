@@ -73,19 +73,16 @@ pub async fn workloads_create(
 ) -> Result<Json<WorkloadRecord>, AppError> {
     let policy = state.policy.policy();
     let accepted = accept(&state, request, &policy)?;
-    let Some(ticket) = state.admission.try_admit() else {
-        state.metrics.rejected.inc();
-        return Err(Error::Overloaded.into());
-    };
-    // A task of its own, so a client that hangs up cannot stop the record being written.
-    let run = tokio::spawn(async move {
-        let _ticket = ticket;
-        let record = run(&state, accepted).await;
-        store(&state, record)
-    });
-    run.await
-        .map(Json)
-        .map_err(|err| Error::Engine(format!("workload task failed: {err}")).into())
+    // Admitted into a task of its own: a client that hangs up cannot stop the record being
+    // written.
+    let running = state.clone();
+    let record = state
+        .admitted("workload", async move {
+            let record = run(&running, accepted).await;
+            store(&running, record)
+        })
+        .await?;
+    Ok(Json(record))
 }
 
 /// A workload past validation and routing, with its limits set for the chosen tier.

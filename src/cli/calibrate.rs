@@ -11,12 +11,9 @@ use crate::config::CalibrateArgs;
 use crate::experiment::calibration::Calibration;
 
 pub async fn calibrate(args: CalibrateArgs) -> anyhow::Result<ExitCode> {
-    let answer = match post(&args.server, "/v1/calibrate", &json!(null)).await? {
-        Ok(answer) => answer,
-        Err(refusal) => {
-            eprintln!("vulcan: the server refused to calibrate {refusal}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(answer) = post(&args.server, "/v1/calibrate", &json!(null), "to calibrate").await?
+    else {
+        return Ok(ExitCode::from(2));
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);

@@ -33,12 +33,15 @@ async fn routing(args: RoutingExperimentArgs) -> anyhow::Result<ExitCode> {
         "history" => body["history"] = json!({"limit": args.history_limit}),
         dir => body["workloads"] = Value::Array(read_workloads(Path::new(dir))?),
     }
-    let answer = match post(&args.server, "/v1/experiments/routing", &body).await? {
-        Ok(answer) => answer,
-        Err(refusal) => {
-            eprintln!("vulcan: the server refused the experiment {refusal}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(answer) = post(
+        &args.server,
+        "/v1/experiments/routing",
+        &body,
+        "the experiment",
+    )
+    .await?
+    else {
+        return Ok(ExitCode::from(2));
     };
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&answer)?),

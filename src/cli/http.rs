@@ -3,8 +3,14 @@
 use anyhow::Context;
 use serde_json::Value;
 
-/// The answer, or the server's refusal as "(status): message".
-pub async fn post(server: &str, path: &str, body: &Value) -> anyhow::Result<Result<Value, String>> {
+/// The answer; `None` when the server refused, which is said on stderr as "the server
+/// refused `what` (status): message" (the commands then exit with code 2).
+pub async fn post(
+    server: &str,
+    path: &str,
+    body: &Value,
+    what: &str,
+) -> anyhow::Result<Option<Value>> {
     let url = format!("{}{path}", server.trim_end_matches('/'));
     let response = reqwest::Client::new()
         .post(&url)
@@ -19,7 +25,8 @@ pub async fn post(server: &str, path: &str, body: &Value) -> anyhow::Result<Resu
         .context("reading the server's answer")?;
     if !status.is_success() {
         let message = answer["error"]["message"].as_str().unwrap_or("no message");
-        return Ok(Err(format!("({status}): {message}")));
+        eprintln!("vulcan: the server refused {what} ({status}): {message}");
+        return Ok(None);
     }
-    Ok(Ok(answer))
+    Ok(Some(answer))
 }

@@ -22,12 +22,15 @@ pub async fn limits(args: LimitsExperimentArgs) -> anyhow::Result<ExitCode> {
         "timeout_ms": args.timeout_ms,
         "runs": args.runs,
     });
-    let answer = match post(&args.server, "/v1/experiments/limits", &body).await? {
-        Ok(answer) => answer,
-        Err(refusal) => {
-            eprintln!("vulcan: the server refused the experiment {refusal}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(answer) = post(
+        &args.server,
+        "/v1/experiments/limits",
+        &body,
+        "the experiment",
+    )
+    .await?
+    else {
+        return Ok(ExitCode::from(2));
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&answer)?);

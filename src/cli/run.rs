@@ -31,12 +31,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             body[name] = json!(value);
         }
     }
-    let answer = match post(&args.server, "/v1/workloads", &body).await? {
-        Ok(answer) => answer,
-        Err(refusal) => {
-            eprintln!("vulcan: the server refused the workload {refusal}");
-            return Ok(ExitCode::from(2));
-        }
+    let Some(answer) = post(&args.server, "/v1/workloads", &body, "the workload").await? else {
+        return Ok(ExitCode::from(2));
     };
     for line in answer["logs"].as_array().into_iter().flatten() {
         let level = line["level"].as_str().unwrap_or("log");
