@@ -21,9 +21,13 @@ use crate::store::Store;
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     args.limits.check().map_err(anyhow::Error::msg)?;
     let policy = PolicySlot::from_arg(&args.policy).map_err(anyhow::Error::msg)?;
-    let store = Store::open(&args.data_dir, args.history_max_records)
-        .with_context(|| format!("opening history in {}", args.data_dir.display()))?;
     let metrics = Metrics::new();
+    let store = Store::open(
+        &args.data_dir,
+        args.history_max_records,
+        metrics.history_write_errors.clone(),
+    )
+    .with_context(|| format!("opening history in {}", args.data_dir.display()))?;
     let wasm_config = WasmConfig {
         cache_dir: args.cache_dir(),
         threads: args.wasm_threads(),

@@ -355,21 +355,28 @@ async fn a_full_disk_answers_unrecorded_and_the_service_stays_up() {
     );
 
     let filler = disk.fill();
+    // Records are written just after their answers, so the first answer after the disk
+    // filled up cannot know its write will fail.
+    let (status, _, lost) = post(&client, &url, &big).await;
+    assert_eq!((status, &lost["status"]), (200, &json!("succeeded")), "{lost}");
+    assert_eq!(lost["output"].as_str().map(str::len), Some(200_000));
+    // Reads wait for every earlier write; they still work, without the lost record.
+    let history = get(&agent.url("/v1/workloads")).await;
+    assert_eq!(history[0]["id"], before["id"], "{history}");
+    assert!(common::metric(&agent.url(""), "vulcan_history_write_errors_total").await >= 1.0);
+    // Now the history is known to be failing, and each answer waits for its own write.
     let (status, _, answer) = post(&client, &url, &big).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], "succeeded", "{answer}");
     assert_eq!(answer["recorded"], false, "{answer}");
-    assert_eq!(answer["output"].as_str().map(str::len), Some(200_000));
-    assert!(common::metric(&agent.url(""), "vulcan_history_write_errors_total").await >= 1.0);
-    // Reads still work, and the service stays up.
-    let history = get(&agent.url("/v1/workloads")).await;
-    assert_eq!(history[0]["id"], before["id"], "{history}");
     let healthz = reqwest::get(agent.url("/healthz")).await.unwrap();
     assert_eq!(healthz.status().as_u16(), 200);
 
     std::fs::remove_file(filler).unwrap();
     let (status, _, after) = post(&client, &url, &big).await;
     assert_eq!((status, &after["recorded"]), (200, &json!(true)), "{after}");
+    let history = get(&agent.url("/v1/workloads")).await;
+    assert_eq!(history[0]["id"], after["id"], "{history}");
 }
 
 /// Starts `vulcan serve` with `args`, which must fail with `message` in its stderr.

@@ -79,7 +79,7 @@ pub async fn workloads_create(
     let record = state
         .admitted("workload", async move {
             let record = run(&running, accepted).await;
-            store(&running, record)
+            store(&running, record).await
         })
         .await?;
     Ok(Json(record))
@@ -203,13 +203,10 @@ pub(super) async fn run(state: &AppState, accepted: Accepted) -> WorkloadRecord 
     }
 }
 
-/// Writes the record to the history; a failed write is counted and said in the answer.
-fn store(state: &AppState, mut record: WorkloadRecord) -> WorkloadRecord {
-    if let Err(err) = state.store.insert(&record) {
-        state.metrics.history_write_errors.inc();
-        tracing::error!(error = %err, id = record.id, "history write failed; answering anyway");
-        record.recorded = false;
-    }
+/// Hands the record to the history; the answer says if it could not be recorded (the store
+/// logs and counts why).
+async fn store(state: &AppState, mut record: WorkloadRecord) -> WorkloadRecord {
+    record.recorded = state.store.record(record.clone()).await;
     record
 }
 

@@ -83,10 +83,12 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
     let limits = Cli::parse_from(["vulcan", "--max-code-bytes", "100", "--timeout-ms", "100"])
         .serve
         .limits;
+    let metrics = Metrics::new();
+    let errors = metrics.history_write_errors.clone();
     AppState {
         backends: vec![Arc::new(FakeBackend { gate }) as Arc<dyn Backend>].into(),
-        store: Arc::new(Store::open(dir, 100).unwrap()),
-        metrics: Arc::new(Metrics::new()),
+        store: Arc::new(Store::open(dir, 100, errors).unwrap()),
+        metrics: Arc::new(metrics),
         admission: Admission::new(max_in_flight),
         policy: Arc::new(PolicySlot::from_arg("isolate-first").unwrap()),
         limits: Arc::new(limits),
