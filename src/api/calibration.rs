@@ -28,7 +28,7 @@ const RUNS: usize = 5;
     )
 )]
 pub async fn calibrate(State(state): State<AppState>) -> Result<Json<Calibration>, AppError> {
-    // Admitted into a task of its own: a client that hangs up does not cut a run short.
+    // Admitted: a client that hangs up does not cut a run short.
     let running = state.clone();
     let calibration = state
         .admitted("calibration", async move {

@@ -95,7 +95,7 @@ pub async fn routing_experiment(
         repeat,
         state.limits.max_experiment_runs,
     )?;
-    // Admitted into a task of its own: a client that hangs up does not cut a run short.
+    // Admitted: a client that hangs up does not cut a run short.
     let running = state.clone();
     let report = state
         .admitted("experiment", async move {

@@ -64,7 +64,7 @@ pub async fn limits_experiment(
     let policy = state.policy.policy();
     // Checked once up front, so a bad limit is a 400 before anything runs.
     accept(&state, request.clone(), &policy)?;
-    // Admitted into a task of its own: a client that hangs up does not cut a run short.
+    // Admitted: a client that hangs up does not cut a run short.
     let running = state.clone();
     let work = async move {
         let mut measured = Vec::new();

@@ -4,6 +4,7 @@
 
 mod backends;
 mod calibration;
+mod detached;
 mod error;
 mod experiments;
 mod extract;

@@ -1,9 +1,13 @@
 //! What every handler can reach: the tiers, the history, metrics, admission and settings.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use futures_util::FutureExt;
+
+use super::detached::Detached;
 use crate::admission::Admission;
 use crate::backend::{Backend, BackendKind, Capabilities};
 use crate::config::LimitArgs;
@@ -42,8 +46,9 @@ impl AppState {
             .capabilities()
     }
 
-    /// Takes an admission place (`Overloaded`, counted, when none is free) and runs `work` in
-    /// a task of its own that holds it, so a client that hangs up cannot cut the work short.
+    /// Takes an admission place (`Overloaded`, counted, when none is free) and runs `work`
+    /// holding it; a client that hangs up cannot cut the work short (see `detached.rs`). A
+    /// panic in `work` is an `Engine` error.
     pub async fn admitted<T: Send + 'static>(
         &self,
         what: &str,
@@ -53,12 +58,13 @@ impl AppState {
             self.metrics.rejected.inc();
             return Err(Error::Overloaded);
         };
-        tokio::spawn(async move {
+        let work = AssertUnwindSafe(async move {
             let _ticket = ticket;
             work.await
-        })
-        .await
-        .map_err(|err| Error::Engine(format!("{what} task failed: {err}")))
+        });
+        Detached::new(work.catch_unwind())
+            .await
+            .map_err(|_| Error::Engine(format!("the {what} panicked")))
     }
 
     pub fn calibration(&self) -> Option<Calibration> {

@@ -73,8 +73,7 @@ pub async fn workloads_create(
 ) -> Result<Json<WorkloadRecord>, AppError> {
     let policy = state.policy.policy();
     let accepted = accept(&state, request, &policy)?;
-    // Admitted into a task of its own: a client that hangs up cannot stop the record being
-    // written.
+    // Admitted: a client that hangs up cannot stop the record being written.
     let running = state.clone();
     let record = state
         .admitted("workload", async move {
