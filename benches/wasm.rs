@@ -6,10 +6,13 @@ mod common;
 
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::http::Request;
 use common::{THROUGHPUT_WINDOW, cache_dir, latency_row, record_line, start_agent, throughput};
 use serde_json::value::RawValue;
+use tower::ServiceExt;
 use vulcan::backend::wasm::{WasmBackend, WasmConfig};
-use vulcan::backend::{Backend, Language, LimitRange, Limits, Workload};
+use vulcan::backend::{Backend, Language, LimitRange, Limits, Status, Workload};
 
 const TRIVIAL: &str = "export default (input) => input.a + input.b;";
 const FIB: &str =
@@ -63,10 +66,20 @@ fn main() -> anyhow::Result<()> {
         .await?
         .p50;
 
-        let url = start_agent(data.path()).await?.url;
-        let client = reqwest::Client::new();
+        let agent = start_agent(data.path()).await?;
         let body =
             serde_json::json!({"code": TRIVIAL, "input": {"a": 1, "b": 2}, "isolation": "wasm"});
+        let api = vulcan::api::router(agent.state.clone());
+        let json = serde_json::to_vec(&body)?;
+        let in_process = latency_row(
+            "the agent's API in process, no socket (JSON, routing, history, metrics)",
+            LATENCY_RUNS,
+            || in_process(&api, json.clone()),
+        )
+        .await?;
+
+        let url = agent.url;
+        let client = reqwest::Client::new();
         latency_row(
             "HTTP end to end, trivial (incl. history write)",
             LATENCY_RUNS,
@@ -85,6 +98,12 @@ fn main() -> anyhow::Result<()> {
             THROUGHPUT_WINDOW.as_secs()
         );
         println!("Time inside the wasm tier (instantiate + run), trivial: p50 {inside_p50:.3} ms");
+        let overhead = in_process.p50 - direct.p50;
+        println!(
+            "Vulcan's own overhead without the socket (API in process − backend, p50): {:.3} ms = {:.0}% of the backend",
+            overhead,
+            overhead / direct.p50 * 100.0
+        );
         println!(
             "Fuel + epoch overhead on fib(25): {:+.1}% (p50 {:.1} ms vs {:.1} ms)",
             (with - without) / without * 100.0,
@@ -93,6 +112,20 @@ fn main() -> anyhow::Result<()> {
         );
         anyhow::Ok(())
     })
+}
+
+/// One workload through the agent's router, as a request that arrived over HTTP would go.
+async fn in_process(api: &axum::Router, json: Vec<u8>) -> vulcan::error::Result<Status> {
+    let request = Request::post("/v1/workloads")
+        .header("content-type", "application/json")
+        .body(Body::from(json))
+        .expect("a valid request");
+    let response = api.clone().oneshot(request).await.expect("infallible");
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("a body");
+    let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    Ok(common::status_of(&answer))
 }
 
 fn start_backend(cache: &std::path::Path, metering: bool) -> anyhow::Result<WasmBackend> {

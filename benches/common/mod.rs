@@ -59,7 +59,12 @@ pub async fn http_status(request: reqwest::RequestBuilder) -> vulcan::error::Res
         .json()
         .await
         .expect("JSON");
-    Ok(Status::parse(answer["status"].as_str().unwrap_or("")).unwrap_or(Status::Error))
+    Ok(status_of(&answer))
+}
+
+/// The `status` of a workload's answer (`Error` if it has none).
+pub fn status_of(answer: &serde_json::Value) -> Status {
+    Status::parse(answer["status"].as_str().unwrap_or("")).unwrap_or(Status::Error)
 }
 
 /// Latency percentiles of a row, in ms.
