@@ -18,6 +18,7 @@ use tokio::process::Child;
 use tokio::sync::{Notify, watch};
 
 use super::cgroup::{Cgroups, HostCgroup};
+use super::client::HostClient;
 use super::command::HostCommand;
 use super::jail::Jail;
 use super::sandbox::Sandbox;
@@ -58,7 +59,8 @@ pub struct Host {
     pub id: u64,
     /// Deno's pid (in a jail, not that of bubblewrap, which is the child the agent spawned).
     pub pid: u32,
-    pub socket: PathBuf,
+    /// HTTP to its socket.
+    pub client: HostClient,
     exit: watch::Receiver<Option<Exit>>,
     kill: Arc<Notify>,
     /// Set in a jail: killing the jail orphans Deno, whose CPU time then never reaches the
@@ -139,7 +141,7 @@ impl Host {
         let mut host = Host {
             id,
             pid,
-            socket,
+            client: HostClient::new(socket),
             exit,
             kill,
             jailed_cpu_uncounted: AtomicBool::new(false),

@@ -212,7 +212,7 @@ impl IsolateBackend {
         )
         .unwrap_or(usize::MAX);
         let deadline = Duration::from_millis(limits.timeout_ms) + DEADLINE_GRACE;
-        let call = client::call(&host.socket, Method::POST, "/execute", body, max_answer);
+        let call = host.client.call(Method::POST, "/execute", body, max_answer);
         let served = Served {
             host_id: host.id,
             host_pid: host.pid,

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use hyper::{Method, StatusCode};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-use super::client;
 use super::host::{Host, Launcher};
 use super::metrics::IsolateMetrics;
 use super::protocol::HealthResponse;
@@ -467,7 +466,7 @@ async fn ping_loop(inner: std::sync::Weak<Inner>) {
 }
 
 async fn ping(host: &Host) -> Option<Retirement> {
-    let call = client::call(&host.socket, Method::GET, "/health", Vec::new(), 4096);
+    let call = host.client.call(Method::GET, "/health", Vec::new(), 4096);
     let health = match tokio::time::timeout(PING_DEADLINE, call).await {
         Ok(Ok((StatusCode::OK, body))) => serde_json::from_slice::<HealthResponse>(&body).ok(),
         _ => None,
