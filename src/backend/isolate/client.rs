@@ -7,8 +7,8 @@
 //! close by the host is seen), and a request is retried on a fresh connection only when hyper
 //! hands it back unsent; a connection that broke after the request went out is an error, as
 //! the host may have run the workload. A connection idle for longer than [`KEEP_IDLE`] is
-//! closed rather than reused: Deno's server closes none while its host lives, and this keeps
-//! a reused one far from any idle timeout it might gain.
+//! closed rather than reused: Deno's server has no idle timeout (a connection idle for 70 s
+//! was still served, Deno 2.9), and this keeps a reused one far from any it might gain.
 
 use std::io;
 use std::path::PathBuf;
