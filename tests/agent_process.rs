@@ -358,7 +358,11 @@ async fn a_full_disk_answers_unrecorded_and_the_service_stays_up() {
     // Records are written just after their answers, so the first answer after the disk
     // filled up cannot know its write will fail.
     let (status, _, lost) = post(&client, &url, &big).await;
-    assert_eq!((status, &lost["status"]), (200, &json!("succeeded")), "{lost}");
+    assert_eq!(
+        (status, &lost["status"]),
+        (200, &json!("succeeded")),
+        "{lost}"
+    );
     assert_eq!(lost["output"].as_str().map(str::len), Some(200_000));
     // Reads wait for every earlier write; they still work, without the lost record.
     let history = get(&agent.url("/v1/workloads")).await;
