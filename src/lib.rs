@@ -14,7 +14,7 @@
 //! - [`json_object`]: deserializing structs from objects only, never positional arrays.
 //! - [`cpu_time`]: CPU time of the agent and its isolate hosts, for experiments.
 //! - [`admission`]: the bound on workloads in flight (429 past it).
-//! - [`store`]: workload history in SQLite.
+//! - [`store`]: workload history in SQLite, written behind the answers by a batching writer.
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.
 //! - [`api`]: the axum router, handlers, OpenAPI description and error mapping.
 //! - [`server`]: wiring shared by `main` and the tests.
