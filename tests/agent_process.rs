@@ -353,10 +353,14 @@ async fn a_full_disk_answers_unrecorded_and_the_service_stays_up() {
         (200, &json!(true)),
         "{before}"
     );
+    // Records are written just after their answers: a read waits for this one to be on disk
+    // before the disk fills up.
+    let id = before["id"].as_str().expect("an id");
+    let stored = get(&agent.url(&format!("/v1/workloads/{id}"))).await;
+    assert_eq!(stored["id"], before["id"], "{stored}");
 
     let filler = disk.fill();
-    // Records are written just after their answers, so the first answer after the disk
-    // filled up cannot know its write will fail.
+    // So the first answer after the disk filled up cannot know its write will fail.
     let (status, _, lost) = post(&client, &url, &big).await;
     assert_eq!(
         (status, &lost["status"]),
