@@ -39,10 +39,15 @@ pub struct ListQuery {
     pub backend: Option<BackendKind>,
 }
 
+/// The writer's queue and its thread, while the history takes records.
+struct Open {
+    queue: mpsc::Sender<Job>,
+    writer: JoinHandle<()>,
+}
+
 pub struct Store {
-    /// The writer's queue; `None` once closed.
-    queue: Mutex<Option<mpsc::Sender<Job>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// `None` once closed.
+    open: Mutex<Option<Open>>,
     /// Records put in the queue so far.
     queued: AtomicU64,
     /// Records the writer is done with (written or failed).
@@ -89,13 +94,12 @@ impl Store {
             failing: Arc::clone(&failing),
             errors: errors.clone(),
         };
-        let thread = std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("vulcan-history".into())
             .spawn(move || writer.run(jobs))
             .map_err(|err| Error::Store(format!("cannot start the history writer: {err}")))?;
         Ok(Store {
-            queue: Mutex::new(Some(queue)),
-            writer: Mutex::new(Some(thread)),
+            open: Mutex::new(Some(Open { queue, writer })),
             queued: AtomicU64::new(0),
             done: done_rx,
             failing,
@@ -107,20 +111,23 @@ impl Store {
     /// Hands a record to the writer and says whether it is recorded. While writes succeed
     /// this returns once the record is queued; while they fail, once its own write is done.
     pub async fn record(&self, record: WorkloadRecord) -> bool {
-        let queue = self.queue.lock().expect("store lock").clone();
+        let queue = self
+            .open
+            .lock()
+            .expect("store lock")
+            .as_ref()
+            .map(|open| open.queue.clone());
         let Some(queue) = queue else {
             self.errors.inc();
             tracing::error!(id = record.id, "history is closed; record not written");
             return false;
         };
         self.queued.fetch_add(1, Ordering::SeqCst);
-        let (ack, written) = match self.failing.load(Ordering::SeqCst) {
-            true => {
-                let (ack, written) = oneshot::channel();
-                (Some(ack), Some(written))
-            }
-            false => (None, None),
-        };
+        let (ack, written) = self
+            .failing
+            .load(Ordering::SeqCst)
+            .then(oneshot::channel)
+            .unzip();
         if queue.send(Job { record, ack }).await.is_err() {
             self.errors.inc();
             return false;
@@ -177,10 +184,11 @@ impl Store {
 
     /// Refuses further records and waits until the writer has written those queued.
     pub fn close(&self) {
-        self.queue.lock().expect("store lock").take();
-        if let Some(writer) = self.writer.lock().expect("store lock").take()
-            && writer.join().is_err()
-        {
+        let Some(Open { queue, writer }) = self.open.lock().expect("store lock").take() else {
+            return;
+        };
+        drop(queue);
+        if writer.join().is_err() {
             tracing::error!("the history writer panicked");
         }
     }

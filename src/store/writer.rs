@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::record::{WorkloadRecord, summarise};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Records in one transaction at most.
 pub(super) const MAX_BATCH: usize = 256;
@@ -45,7 +45,7 @@ impl Writer {
         let mut since_prune = 0;
         let mut last_commit = Instant::now();
         while queue.blocking_recv_many(&mut batch, MAX_BATCH) > 0 {
-            if last_commit.elapsed() < LINGER {
+            if batch.len() < MAX_BATCH && last_commit.elapsed() < LINGER {
                 std::thread::sleep(LINGER);
                 while batch.len() < MAX_BATCH
                     && let Ok(job) = queue.try_recv()
@@ -73,9 +73,9 @@ impl Writer {
         }
     }
 
-    /// Commits the batch in one transaction. If that fails, each record is tried in a
-    /// transaction of its own so that one bad record does not cost the others; the batch
-    /// counts as written only if every record was.
+    /// Commits the batch in one transaction. If that fails, each record of a larger batch is
+    /// tried in a transaction of its own so that one bad record does not cost the others; the
+    /// batch counts as written only if every record was.
     fn write_batch(&mut self, batch: &[Job]) -> bool {
         let all = (|| -> Result<()> {
             let transaction = self.conn.transaction()?;
@@ -84,19 +84,29 @@ impl Writer {
             }
             Ok(transaction.commit()?)
         })();
-        let Err(err) = all else { return true };
-        if batch.len() > 1 {
-            tracing::warn!(error = %err, records = batch.len(), "history batch failed; writing its records one by one");
-        }
+        let err = match (all, batch) {
+            (Ok(()), _) => return true,
+            (Err(err), [job]) => {
+                self.failed(job, &err);
+                return false;
+            }
+            (Err(err), _) => err,
+        };
+        tracing::warn!(error = %err, records = batch.len(), "history batch failed; writing its records one by one");
         let mut written = true;
         for job in batch {
             if let Err(err) = write(&self.conn, &job.record) {
-                self.errors.inc();
-                tracing::error!(error = %err, id = job.record.id, "history write failed");
+                self.failed(job, &err);
                 written = false;
             }
         }
         written
+    }
+
+    /// Counts and logs a record that could not be written.
+    fn failed(&self, job: &Job, err: &Error) {
+        self.errors.inc();
+        tracing::error!(error = %err, id = job.record.id, "history write failed");
     }
 }
 
