@@ -206,21 +206,18 @@ pub async fn track_http(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |path| path.as_str())
-        .to_owned();
-    let method = request.method().as_str().to_owned();
+    // Cheap clones (an `Arc<str>`, a method without allocation), not strings per request.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     metrics
         .http_requests
-        .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+        .with_label_values(&[route, method.as_str(), response.status().as_str()])
         .inc();
     metrics
         .http_duration
-        .with_label_values(&[route.as_str(), method.as_str()])
+        .with_label_values(&[route, method.as_str()])
         .observe(started.elapsed().as_secs_f64());
     response
 }

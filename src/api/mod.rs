@@ -10,6 +10,7 @@ mod experiments;
 mod extract;
 mod limits;
 mod policy;
+mod record_json;
 mod state;
 mod system;
 #[cfg(test)]

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{AppError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
+use super::record_json::RecordJson;
 use super::state::AppState;
 use crate::backend::{
     BackendKind, Capabilities, Language, LimitRange, Limits, Outcome, Status, Workload,
@@ -70,7 +71,7 @@ pub struct WorkloadRequest {
 pub async fn workloads_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<WorkloadRequest>,
-) -> Result<Json<WorkloadRecord>, AppError> {
+) -> Result<RecordJson, AppError> {
     let policy = state.policy.policy();
     let accepted = accept(&state, request, &policy)?;
     // Admitted: a client that hangs up cannot stop the record being written.
@@ -81,7 +82,7 @@ pub async fn workloads_create(
             store(&running, record).await
         })
         .await?;
-    Ok(Json(record))
+    Ok(RecordJson(record))
 }
 
 /// A workload past validation and routing, with its limits set for the chosen tier.
@@ -223,9 +224,9 @@ async fn store(state: &AppState, mut record: WorkloadRecord) -> WorkloadRecord {
 pub async fn workloads_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<WorkloadRecord>, AppError> {
+) -> Result<RecordJson, AppError> {
     match state.store.get(id.clone()).await? {
-        Some(record) => Ok(Json(record)),
+        Some(record) => Ok(RecordJson(record)),
         None => Err(Error::NotFound(id).into()),
     }
 }

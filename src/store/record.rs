@@ -48,6 +48,36 @@ fn recorded_default() -> bool {
     true
 }
 
+/// Bytes of a record's JSON besides its variable parts: its field names, limits and metadata
+/// (~660 for a trivial wasm workload, at most ~900 with the isolate tier's metadata).
+const FIXED_JSON_BYTES: usize = 1024;
+/// Per log line: its level and the object around it.
+const LOG_LINE_JSON_BYTES: usize = 32;
+
+impl WorkloadRecord {
+    /// About how long the record's JSON is: enough that serialising it seldom reallocates.
+    pub fn json_size_hint(&self) -> usize {
+        let raw =
+            |value: &Option<Box<RawValue>>| value.as_ref().map_or(0, |value| value.get().len());
+        let error = self.error.as_ref().map_or(0, |error| {
+            error.name.len() + error.message.len() + error.stack.as_ref().map_or(0, String::len)
+        });
+        let logs: usize = self
+            .logs
+            .iter()
+            .map(|line| line.message.len() + LOG_LINE_JSON_BYTES)
+            .sum();
+        FIXED_JSON_BYTES
+            + self.code.len()
+            + self.input.get().len()
+            + raw(&self.output)
+            + self.route_reason.len()
+            + self.tag.as_ref().map_or(0, String::len)
+            + error
+            + logs
+    }
+}
+
 /// A history entry without the bulky fields.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct WorkloadSummary {
