@@ -36,6 +36,8 @@ try {
   Deno.exit(2);
 }
 
+if (args.exitOnStdinEof) exitOnStdinEof();
+
 const pool = new WarmPool(new WorkerSource(), args.heapMb);
 const host = new Host(pool, args.maxConcurrent);
 const server = Deno.serve({
@@ -59,3 +61,17 @@ Deno.addSignalListener("SIGTERM", async () => {
 });
 
 console.log(JSON.stringify({ ready: true, pid: Deno.pid }));
+
+/**
+ * Exits once stdin reaches end of file: the agent holds the only other end and never writes,
+ * so that is when the agent is gone. (A workload that closes its own `Deno.stdin` closes its
+ * worker's handle, not this one.) Should reading fail instead, the host keeps serving.
+ */
+function exitOnStdinEof(): void {
+  (async () => {
+    for await (const _ of Deno.stdin.readable) {
+      // Nothing is ever written.
+    }
+    Deno.exit(0);
+  })().catch((error) => console.error("isolate-host: reading stdin:", error));
+}

@@ -2,7 +2,8 @@
 //! them finish and records every one, also those whose clients hung up; far more concurrent
 //! requests than its capacity get 429s and lose nothing; thousands of workloads in a row do
 //! not grow its memory; a full disk costs history records, not answers; a data directory that
-//! cannot be created stops the start with a clear error.
+//! cannot be created stops the start with a clear error; an agent killed while a host's jail
+//! is being set up leaves no process behind.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -279,6 +280,107 @@ async fn thousands_of_workloads_in_a_row_do_not_grow_the_agent() {
         warm >> 20,
         after >> 20
     );
+}
+
+/// `(pid, program)` of every process whose command line mentions `marker`.
+fn processes_mentioning(marker: &str) -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            let program = cmdline.split('\0').next().unwrap_or_default().to_owned();
+            cmdline.contains(marker).then_some((pid, program))
+        })
+        .collect()
+}
+
+/// The program of process `pid`'s child: `Ok(None)` while it has none, `Err` once it is gone.
+fn child_program(pid: u32) -> std::io::Result<Option<String>> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))?;
+    Ok(children
+        .split_whitespace()
+        .next()
+        .and_then(|child| std::fs::read_to_string(format!("/proc/{child}/comm")).ok())
+        .map(|name| name.trim_end().to_owned()))
+}
+
+/// Waits for the bubblewrap of the host whose directory is `host_dir`, then for its child:
+/// `true` if that was seen still bubblewrap (a jail being set up, whose process has not yet
+/// armed its parent-death signal nor started Deno), `false` if it was seen Deno already.
+fn catch_jail_set_up(host_dir: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let bwrap = loop {
+        let processes = processes_mentioning(host_dir);
+        if let Some(&(pid, _)) = processes
+            .iter()
+            .find(|(_, program)| program.ends_with("bwrap"))
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no bubblewrap for {host_dir}");
+    };
+    loop {
+        match child_program(bwrap) {
+            Ok(Some(program)) => return program == "bwrap",
+            Ok(None) => assert!(Instant::now() < deadline, "bubblewrap started no jail"),
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_agent_killed_while_a_jail_is_set_up_leaves_no_process_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--isolate-hosts",
+        "1",
+        "--isolate-spares",
+        "0",
+        "--isolate-recycle-after",
+        "1",
+        "--isolate-jail",
+        "required",
+    ];
+    let agent = Agent::start(dir.path(), &flags);
+    agent.wait_until_every_tier_is_available().await;
+    // Every process of a host's jail names the host's private directory.
+    let marker = format!("/vulcan-{}-0/", agent.pid());
+    let client = reqwest::Client::new();
+    let url = agent.url("/v1/workloads");
+    // Each workload retires its host, so a replacement starts as its answer comes: catch one
+    // whose jail is being set up (host 1 is the first; the replacements are 2, 3, …).
+    let mut caught = None;
+    for host in 2..20 {
+        let (status, _, answer) = post(&client, &url, &busy("isolate", 0, host)).await;
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("succeeded")),
+            "{answer}"
+        );
+        if catch_jail_set_up(&format!("{marker}host-{host}/")) {
+            caught = Some(host);
+            break;
+        }
+    }
+    let caught = caught.expect("never caught a jail being set up");
+    drop(agent); // SIGKILL, then reaped
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = processes_mentioning(&marker);
+        if left.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            for &(pid, _) in &left {
+                // SAFETY: plain kill(2) of what this test's agent left behind.
+                unsafe { libc::kill(pid.cast_signed(), libc::SIGKILL) };
+            }
+            panic!("killed while host {caught}'s jail was set up, the agent left {left:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Awaits every task, in order.

@@ -6,18 +6,26 @@
  * - `--heap-mb N` (default 64): heap limit of each worker in MiB (V8's old generation, set with
  *   `resourceLimits`), used when a request has no `memory_mb`. Do not also pass
  *   `--v8-flags=--max-old-space-size`: it overrides every worker's limit (measured).
+ * - `--exit-on-stdin-eof` (no value): exit when stdin reaches end of file. The agent holds the
+ *   other end of a pipe, so the host goes when the agent goes, however it went.
  */
 
 export interface Args {
   socket: string;
   maxConcurrent: number;
   heapMb: number;
+  exitOnStdinEof: boolean;
 }
 
 export function parseArgs(argv: readonly string[]): Args {
-  const args: Partial<Args> = { maxConcurrent: 1, heapMb: 64 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const [flag, value] = [argv[i], argv[i + 1]];
+  const args: Partial<Args> = { maxConcurrent: 1, heapMb: 64, exitOnStdinEof: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === "--exit-on-stdin-eof") {
+      args.exitOnStdinEof = true;
+      continue;
+    }
+    const value = argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     switch (flag) {
       case "--socket":

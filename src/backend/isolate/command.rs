@@ -1,6 +1,8 @@
-//! The command line of one isolate host, exactly as `isolate-host/README.md` gives it: an
-//! empty environment, a private working directory, no permission beyond reading the worker's
-//! modules and serving the host's own socket, nothing fetched at run time.
+//! The command line of one isolate host, as `isolate-host/README.md` gives it: an empty
+//! environment, a private working directory, no permission beyond reading the worker's
+//! modules and serving the host's own socket, nothing fetched at run time. Its stdin is a pipe
+//! whose other end only the agent holds: the host exits when it reaches end of file, that is
+//! when the agent is gone, however it went (`--exit-on-stdin-eof`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -68,17 +70,15 @@ impl HostCommand {
     }
 
     /// The command for a host whose private directory is `dir` (0700, created by the caller),
-    /// in `jail` when there is one (which then reports Deno's pid on its status descriptor).
+    /// in `jail` when there is one. Dropping the child kills an unjailed host; a jailed one
+    /// exits on its own (see `jail.rs` for why nothing may kill bubblewrap first).
     pub fn build(&self, dir: &Path, socket: &Path, jail: Option<&Jail>) -> Command {
         let host = &self.host_dir;
         let socket_text = socket.display();
         let mut command = match jail {
             Some(jail) => {
                 let mut command = Command::new(jail.program());
-                command
-                    .args(jail.args_reporting_pid(dir))
-                    .arg("--")
-                    .arg(&self.deno);
+                command.args(jail.args(dir)).arg("--").arg(&self.deno);
                 command
             }
             None => Command::new(&self.deno),
@@ -115,10 +115,11 @@ impl HostCommand {
             .arg(self.max_concurrent.to_string())
             .arg("--heap-mb")
             .arg(self.heap_mb.to_string())
-            .stdin(Stdio::null())
+            .arg("--exit-on-stdin-eof")
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(jail.is_none());
         command
     }
 }

@@ -1,9 +1,11 @@
 //! One isolate host process: started in a private directory and its own cgroups (and its
 //! jail, when there is one), ready when it prints `{"ready":true,"pid":N}`, drained of stdout
 //! and stderr for its whole life, and reaped by a task of its own that also cleans up after
-//! it.
+//! it. That task holds the host's stdin: when it ends, or the agent does, the host exits.
+//!
+//! A jail is killed by its pid 1 (Deno, or bubblewrap's child before it becomes Deno), never
+//! by its bubblewrap alone: see `jail.rs`.
 
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -13,8 +15,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
-use tokio::net::unix::pipe;
-use tokio::process::Child;
+use tokio::process::{Child, ChildStdin};
 use tokio::sync::{Notify, watch};
 
 use super::cgroup::{Cgroups, HostCgroup};
@@ -75,13 +76,6 @@ struct Ready {
     pid: u32,
 }
 
-/// The first report of the jail on its status descriptor.
-#[derive(Deserialize)]
-struct JailStatus {
-    #[serde(rename = "child-pid")]
-    child_pid: u32,
-}
-
 impl Host {
     /// Starts host `id` and waits for its readiness line. `Err` carries the host's stderr.
     pub async fn start(launcher: &Launcher, id: u64) -> Result<Host, String> {
@@ -108,19 +102,10 @@ impl Host {
                 .map_err(|err| format!("opening the cgroups of host {id}: {err}"))?,
             None => Vec::new(),
         };
-        let (status_tx, status) = match &launcher.jail {
-            Some(_) => {
-                let (tx, rx) = pipe::pipe()
-                    .and_then(|(tx, rx)| Ok((tx.into_blocking_fd()?, rx)))
-                    .map_err(|err| format!("creating the jail's status pipe: {err}"))?;
-                (Some(tx), Some(rx))
-            }
-            None => (None, None),
-        };
-        let status_fd = status_tx.as_ref().map(AsRawFd::as_raw_fd);
-        launcher.sandbox.apply(&mut command, &procs, status_fd);
+        let jailed = launcher.jail.is_some();
+        launcher.sandbox.apply(&mut command, &procs, !jailed);
         let spawned = command.spawn();
-        drop((procs, status_tx));
+        drop(procs);
         let mut child = match spawned {
             Ok(child) => child,
             Err(err) => {
@@ -129,6 +114,7 @@ impl Host {
             }
         };
         let pid = child.id().unwrap_or(0);
+        let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = Arc::new(Mutex::new(Vec::new()));
         tokio::spawn(keep_tail(
@@ -137,7 +123,15 @@ impl Host {
         ));
         let kill = Arc::new(Notify::new());
         let (exit_tx, exit) = watch::channel(None);
-        tokio::spawn(reap(child, Arc::clone(&kill), exit_tx, dir, cgroup));
+        tokio::spawn(reap(
+            child,
+            stdin,
+            jailed,
+            Arc::clone(&kill),
+            exit_tx,
+            dir,
+            cgroup,
+        ));
         let mut host = Host {
             id,
             pid,
@@ -148,16 +142,14 @@ impl Host {
             stderr,
         };
         let ready = async {
-            let ready_pid = match status {
-                Some(status) => {
-                    host.pid = jailed_pid(status).await?;
-                    host.jailed_cpu_uncounted.store(true, Ordering::Relaxed);
-                    // Deno is pid 1 of the jail's pid namespace.
-                    1
-                }
-                None => host.pid,
-            };
-            host.await_ready(stdout, ready_pid).await
+            if !jailed {
+                return host.await_ready(stdout, pid).await;
+            }
+            // Deno is pid 1 of the jail's pid namespace, and bubblewrap's only child.
+            host.await_ready(stdout, 1).await?;
+            host.pid = only_child(pid)?;
+            host.jailed_cpu_uncounted.store(true, Ordering::Relaxed);
+            Ok(())
         };
         match tokio::time::timeout(READY_DEADLINE, ready).await {
             Ok(Ok(())) => Ok(host),
@@ -255,36 +247,46 @@ impl Drop for Host {
     }
 }
 
-/// Deno's pid, from the first JSON object the jail writes on `status`; the rest (its exit
-/// code, at the end) is drained so the jail never writes into a closed pipe.
-async fn jailed_pid(mut status: pipe::Receiver) -> Result<u32, String> {
-    let mut report = Vec::new();
-    let mut buffer = [0u8; 512];
-    loop {
-        let read = status
-            .read(&mut buffer)
-            .await
-            .map_err(|err| format!("reading the jail's status: {err}"))?;
-        if read == 0 {
-            return Err("the jail ended before it started Deno".into());
-        }
-        report.extend_from_slice(&buffer[..read]);
-        let mut values = serde_json::Deserializer::from_slice(&report).into_iter::<JailStatus>();
-        match values.next() {
-            Some(Ok(first)) => {
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy(&mut status, &mut tokio::io::sink()).await;
-                });
-                return Ok(first.child_pid);
+/// The one child of process `pid` (bubblewrap's is the jail's pid 1).
+fn only_child(pid: u32) -> Result<u32, String> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    let children =
+        std::fs::read_to_string(&path).map_err(|err| format!("reading {path}: {err}"))?;
+    match children.split_whitespace().collect::<Vec<_>>()[..] {
+        [child] => child
+            .parse()
+            .map_err(|_| format!("{path} holds {children:?}")),
+        _ => Err(format!("the jail has not one process but {children:?}")),
+    }
+}
+
+/// SIGKILLs the jail whose bubblewrap is `bwrap`, the agent's child (not yet reaped, so the
+/// pid is still its): stops bubblewrap so that it can neither start nor reap a process
+/// meanwhile, SIGKILLs its children (the jail's pid 1, whose death ends every process of the
+/// jail's pid namespace), then bubblewrap itself.
+fn kill_jail(bwrap: u32) {
+    let pid = bwrap.cast_signed();
+    // SAFETY: kill(2) and waitid(2) on our own child; `info` is written by the kernel only.
+    unsafe {
+        if libc::kill(pid, libc::SIGSTOP) == 0 {
+            // Until it is stopped it may still be in clone(2): wait for the stop (or its exit),
+            // leaving the event for tokio's reaper (WNOWAIT).
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            let flags = libc::WSTOPPED | libc::WEXITED | libc::WNOWAIT;
+            while libc::waitid(libc::P_PID, bwrap, &mut info, flags) != 0
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+            {
             }
-            Some(Err(err)) if !err.is_eof() => {
-                return Err(format!(
-                    "the jail reported {:?}: {err}",
-                    String::from_utf8_lossy(&report)
-                ));
+            let path = format!("/proc/{bwrap}/task/{bwrap}/children");
+            let children = std::fs::read_to_string(path).unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+            {
+                libc::kill(child, libc::SIGKILL);
             }
-            _ => {}
         }
+        libc::kill(pid, libc::SIGKILL);
     }
 }
 
@@ -302,10 +304,13 @@ async fn keep_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Vec<u8>>>
     }
 }
 
-/// Waits for the process (killing it when asked), publishes how it ended, then removes its
-/// directory and cgroups.
+/// Waits for the process (killing it, or its jail, when asked), publishes how it ended, then
+/// removes its directory and cgroups. Holds the host's `stdin` until then: the host exits when
+/// it closes, also when this task is dropped with its runtime.
 async fn reap(
     mut child: Child,
+    stdin: ChildStdin,
+    jailed: bool,
     kill: Arc<Notify>,
     exit_tx: watch::Sender<Option<Exit>>,
     dir: PathBuf,
@@ -314,10 +319,18 @@ async fn reap(
     let status = tokio::select! {
         status = child.wait() => status,
         () = kill.notified() => {
-            let _ = child.start_kill();
+            match child.id() {
+                Some(pid) if jailed => {
+                    let _ = tokio::task::spawn_blocking(move || kill_jail(pid)).await;
+                }
+                _ => {
+                    let _ = child.start_kill();
+                }
+            }
             child.wait().await
         }
     };
+    drop(stdin);
     let Ok(status) = status else {
         tracing::error!("lost track of an isolate host process");
         return;

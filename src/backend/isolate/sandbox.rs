@@ -1,5 +1,5 @@
 //! What the agent does in a host's child process between `fork` and `exec`: join the host's
-//! cgroups, die with the agent, hand the jail its status descriptor, and install a seccomp
+//! cgroups, die with the agent (an unjailed host only: see `jail.rs`), and install a seccomp
 //! filter.
 //!
 //! The filter makes `kill(2)` fail with `EPERM`. Deno skips its permission check when a
@@ -14,8 +14,6 @@ use std::sync::Arc;
 
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
 use tokio::process::Command;
-
-use super::jail::STATUS_FD;
 
 /// The seccomp filter, compiled once.
 #[derive(Clone)]
@@ -42,15 +40,15 @@ impl Sandbox {
     }
 
     /// Arranges for the child of `command` to write `0` (itself) into each of
-    /// `cgroup_procs`, to be SIGKILLed when the agent's spawning thread ends, to have
-    /// `status` (when given) as its descriptor [`STATUS_FD`], and to run under the filter.
-    /// The files must stay open until the child is spawned.
-    pub fn apply(&self, command: &mut Command, cgroup_procs: &[File], status: Option<RawFd>) {
+    /// `cgroup_procs`, to be SIGKILLed when the agent's spawning thread ends if
+    /// `die_with_agent`, and to run under the filter. The files must stay open until the child
+    /// is spawned.
+    pub fn apply(&self, command: &mut Command, cgroup_procs: &[File], die_with_agent: bool) {
         let filter = Arc::clone(&self.filter);
         let fds: Vec<RawFd> = cgroup_procs.iter().map(AsRawFd::as_raw_fd).collect();
+        let agent = std::process::id().cast_signed();
         // SAFETY: the closure runs in the forked child and makes only async-signal-safe
-        // system calls (write, prctl, dup2, fcntl, seccomp) on memory allocated before the
-        // fork.
+        // system calls (write, prctl, getppid, seccomp) on memory allocated before the fork.
         unsafe {
             command.pre_exec(move || {
                 for &fd in &fds {
@@ -58,19 +56,13 @@ impl Sandbox {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if let Some(fd) = status {
-                    // dup2 clears close-on-exec on the copy; a descriptor that already is
-                    // STATUS_FD keeps its flag, so clear it by hand.
-                    let copied = if fd == STATUS_FD {
-                        libc::fcntl(fd, libc::F_SETFD, 0)
-                    } else {
-                        libc::dup2(fd, STATUS_FD)
-                    };
-                    if copied < 0 {
+                if die_with_agent {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                         return Err(std::io::Error::last_os_error());
+                    }
+                    // An agent that died before the signal was armed never sends it.
+                    if libc::getppid() != agent {
+                        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
                     }
                 }
                 seccompiler::apply_filter(&filter).map_err(std::io::Error::other)
