@@ -7,6 +7,8 @@ import type { ExecuteResponse, HealthResponse } from "../src/protocol.ts";
 export interface HostOptions {
   maxConcurrent?: number;
   heapMb?: number;
+  /** `--exit-on-stdin-eof`, with stdin a pipe the test holds (as the agent runs hosts). */
+  exitOnStdinEof?: boolean;
 }
 
 /** The command line of README.md, for a host serving on `dir/host.sock`. */
@@ -31,6 +33,7 @@ export function hostCommand(dir: string, options: HostOptions = {}): Deno.Comman
   ];
   if (options.maxConcurrent) args.push("--max-concurrent", String(options.maxConcurrent));
   if (options.heapMb) args.push("--heap-mb", String(options.heapMb));
+  if (options.exitOnStdinEof) args.push("--exit-on-stdin-eof");
   return {
     args,
     clearEnv: true,
@@ -42,7 +45,7 @@ export function hostCommand(dir: string, options: HostOptions = {}): Deno.Comman
       DENO_NO_PACKAGE_JSON: "1",
       NO_COLOR: "1",
     },
-    stdin: "null",
+    stdin: options.exitOnStdinEof ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
   };

@@ -78,3 +78,23 @@ Deno.test("SIGTERM lets the workload in flight finish, then the host exits 0", a
     await host.stop();
   }
 });
+
+Deno.test("with --exit-on-stdin-eof the host outlives a workload closing its stdin, not its own", async () => {
+  const host = await startHost({ exitOnStdinEof: true });
+  try {
+    const closing = await host.execute("export default () => { Deno.stdin.close(); return 1; }");
+    assertEquals([closing.status, closing.output], ["succeeded", 1]);
+    assertEquals((await host.execute("export default () => 2")).output, 2);
+    await host.child.stdin.close();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<null>((resolve) =>
+      timer = setTimeout(() => resolve(null), 10_000)
+    );
+    const status = await Promise.race([host.child.status, deadline]);
+    clearTimeout(timer);
+    assert(status !== null, "the host was still running 10 s after its stdin closed");
+    assertEquals([status.success, status.code], [true, 0]);
+  } finally {
+    await host.stop();
+  }
+});
