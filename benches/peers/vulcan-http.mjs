@@ -1,8 +1,8 @@
 /**
  * Vulcan end to end over HTTP, the same cells as the peers: `POST /v1/workloads` with
  * `isolation` `wasm` (system `vulcan-wasm-http`) and `isolate` (`vulcan-isolate-http`),
- * `language: "typescript"` for ts_trivial, over keep-alive connections (`http.Agent`). Each
- * request sets `timeout_ms` to the tier's maximum, so queueing at concurrency 32 is not
+ * `language: "typescript"` for ts_trivial, over keep-alive connections (`raw-http.mjs`, a
+ * minimal client). Each request sets `timeout_ms` to the tier's maximum, so queueing at concurrency 32 is not
  * mistaken for a slow workload; every other limit is the tier's default.
  *
  * `VULCAN_URL` (required): the agent, e.g. `http://127.0.0.1:8080`. `VULCAN_PID` (optional):
@@ -12,8 +12,8 @@
  * On the isolate tier, trivial is also run paced (`vulcan-isolate-http-paced`, see `paced`).
  * `VULCAN_TIERS` (optional): `wasm,isolate` by default.
  */
-import http from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
+import { RawHttpClient } from "./raw-http.mjs";
 import { emit, runSystem, SCALE, summary, WORKLOAD_NAMES, WORKLOADS } from "./common.mjs";
 
 const BASE = process.env.VULCAN_URL;
@@ -22,31 +22,14 @@ const PID = process.env.VULCAN_PID ? Number(process.env.VULCAN_PID) : null;
 const TIERS = (process.env.VULCAN_TIERS ?? "wasm,isolate").split(",");
 const PACE_MS = 150;
 const PACED_RUNS = 30;
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const client = new RawHttpClient(BASE);
 const url = new URL("/v1/workloads", BASE);
 
-function request(method, path, body) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(new URL(path, BASE), {
-      method,
-      agent,
-      headers: body
-        ? { "content-type": "application/json", "content-length": Buffer.byteLength(body) }
-        : {},
-    }, (res) => {
-      const chunks = [];
-      res.on("data", (chunk) => chunks.push(chunk));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        if (res.statusCode !== 200) {
-          reject(new Error(`${method} ${path}: ${res.statusCode} ${text.slice(0, 300)}`));
-        } else resolve(JSON.parse(text));
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
+async function request(method, path, body) {
+  const { status, body: bytes } = await client.request(method, path, body);
+  const text = bytes.toString("utf8");
+  if (status !== 200) throw new Error(`${method} ${path}: ${status} ${text.slice(0, 300)}`);
+  return JSON.parse(text);
 }
 
 /** RSS of `pid` and of all its descendants, in MiB, from /proc. */
@@ -180,4 +163,4 @@ async function paced(runOne, body) {
   console.error(`vulcan-isolate-http-paced trivial c=1: p50 ${line.p50_ms} ms (${line.runs} runs)`);
   return line;
 }
-agent.destroy();
+client.close();
