@@ -64,6 +64,22 @@ Deno.test("workload contract", async (t) => {
       assertEquals([result.status, result.output], ["succeeded", 21]);
     });
 
+    await t.step("top-level await on a timer is awaited before the call", async () => {
+      const code = "const n = await new Promise((r) => setTimeout(() => r(20), 5));\n" +
+        "export default () => n + 2;";
+      const result = await host.execute(code);
+      assertEquals([result.status, result.output], ["succeeded", 22]);
+    });
+
+    await t.step("promise jobs the module body started run before the call", async () => {
+      const code = "let steps = 0;\n" +
+        "Promise.resolve().then(() => steps++).then(() => steps++).then(() => steps++);\n" +
+        "queueMicrotask(() => steps++);\n" +
+        "export default () => steps;";
+      const result = await host.execute(code);
+      assertEquals([result.status, result.output], ["succeeded", 4]);
+    });
+
     await t.step("compiled in place or by Deno's loader, errors read the same", async () => {
       // The word `import` (here in a comment) sends the code through Deno's loader.
       const body = "const f = (x) => x.y.z;\nexport default () => [1].map(f);";
@@ -163,6 +179,13 @@ Deno.test("workload contract", async (t) => {
       assertEquals(result.status, "error");
       assertEquals([result.error?.name, result.error?.message], ["Error", "late"]);
       assertEquals(result.error?.line, 2);
+    });
+
+    await t.step("an unhandled rejection in the module body fails it before the call", async () => {
+      const code = "Promise.reject(new RangeError('body'));\nexport default () => 1;";
+      const result = await host.execute(code);
+      assertEquals(result.status, "error");
+      assertEquals([result.error?.name, result.error?.message], ["RangeError", "body"]);
     });
 
     await t.step("an unhandled rejection fails the workload", async () => {

@@ -48,6 +48,18 @@ Deno.test("the heap limit", async (t) => {
       },
     );
 
+    await t.step(
+      "synchronous allocation after a top-level await on a timer is memory_limit",
+      async () => {
+        const code = "await new Promise((r) => setTimeout(r, 5));\n" +
+          GROW_SYNC;
+        const result = await host.execute(code, { timeout_ms: 60_000 });
+        assertEquals(result.status, "memory_limit");
+        assertEquals(result.poisoned, false);
+        assertEquals((await host.execute("export default () => 'next'")).output, "next");
+      },
+    );
+
     await t.step("allocation while the module loads is memory_limit", async () => {
       const code = "const a = []; while (true) a.push({ n: a.length });\nexport default () => 1;";
       const result = await host.execute(code, { timeout_ms: 60_000 });
