@@ -93,9 +93,10 @@ fn three_policies_over_the_fixed_set_give_a_complete_report() {
         let latency = &policy["latency_ms"];
         assert!(latency["p50"].as_f64().unwrap() > 0.0, "{name}: {latency}");
         assert!(latency["p95"].as_f64() >= latency["p50"].as_f64(), "{name}");
-        // Two spins of at least 100 ms each ran under every policy.
+        // Two spins of 100 ms (wall clock) each ran under every policy; on two vCPUs shared
+        // with other tests each gets at least half a CPU (149.97 ms was seen under load).
         assert!(
-            policy["cpu_ms"].as_f64().unwrap() >= 150.0,
+            policy["cpu_ms"].as_f64().unwrap() >= 100.0,
             "{name}: {policy}"
         );
     }
