@@ -2,9 +2,10 @@
 
 Builds and starts a throwaway agent on a free loopback port (both tiers, a fresh data dir,
 timeouts capped at 200 ms so generated workloads stay quick), waits until every tier is
-available, runs schemathesis with a fixed seed, and stops the agent. Exits with
+available, runs schemathesis with a fixed seed, and stops the agent with SIGTERM. Exits with
 schemathesis's status: non-zero on any 5xx, schema violation, undocumented status code,
-wrongly accepted or refused request, or unreachable agent.
+wrongly accepted or refused request, or unreachable agent; and non-zero if the agent then
+does not stop cleanly (exit 0 within 30 s).
 """
 
 import json
@@ -70,6 +71,19 @@ def wait_for_tiers(url: str) -> None:
     sys.exit(f"fuzz: tiers not available within 60 s: {backends}")
 
 
+def stop_agent(agent: subprocess.Popen) -> str | None:
+    """Stops the agent as a service manager would (SIGTERM), so a fuzzing storm is also
+    followed by a clean shutdown; what went wrong with it, if anything."""
+    agent.terminate()
+    try:
+        code = agent.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        agent.kill()
+        agent.wait()
+        return "the agent did not stop within 30 s of SIGTERM"
+    return None if code == 0 else f"the agent exited {code} after SIGTERM"
+
+
 def main() -> int:
     binary = build_agent()
     with tempfile.TemporaryDirectory(prefix="vulcan-fuzz-") as work:
@@ -81,7 +95,7 @@ def main() -> int:
             # One worker: with two, a CI run failed inside hypothesis itself, CPython 3.11.7's
             # `ast.parse` raising "AST constructor recursion depth mismatch" while two threads
             # generated examples (no request had failed). One worker takes as long here.
-            return subprocess.run(
+            fuzzed = subprocess.run(
                 [str(schemathesis), "--config-file", str(HERE / "schemathesis.toml"),
                  "run", f"{url}/openapi.json",
                  "--seed", "1", "--max-examples", EXAMPLES, "--workers", "1",
@@ -91,10 +105,13 @@ def main() -> int:
                 timeout=600,
             ).returncode
         finally:
-            agent.kill()
-            agent.wait()
+            stopped = stop_agent(agent)
             if problems:
                 print("fuzz: the agent logged these warnings and errors:", *problems, sep="\n")
+    if stopped is not None:
+        print(f"fuzz: {stopped}")
+        return 1
+    return fuzzed
 
 
 if __name__ == "__main__":
