@@ -6,8 +6,8 @@
 //! and its run directory (read-write: its socket lives there); a network namespace with only
 //! an unconfigured loopback; its own pid, IPC, UTS, user and cgroup namespaces, with no
 //! capabilities and no way to make more user namespaces. Deno runs as pid 1 of its
-//! namespace (`--as-pid-1`), so the pid bubblewrap reports on its status descriptor is
-//! Deno's own, which the supervisor watches for memory and for being stopped.
+//! namespace (`--as-pid-1`), so Deno is bubblewrap's only child: the agent reads its pid
+//! from `/proc` after the readiness line and watches it for memory and for being stopped.
 //!
 //! Cgroups and the seccomp filter are applied to bubblewrap before it starts and are inherited
 //! by Deno.
