@@ -247,16 +247,21 @@ impl Drop for Host {
     }
 }
 
+/// The children of process `pid`, as `/proc` lists them for its main thread (bubblewrap,
+/// whose children these are, has no other).
+fn children(pid: u32) -> Result<Vec<u32>, String> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    let text = std::fs::read_to_string(&path).map_err(|err| format!("reading {path}: {err}"))?;
+    text.split_whitespace()
+        .map(|child| child.parse().map_err(|_| format!("{path} holds {text:?}")))
+        .collect()
+}
+
 /// The one child of process `pid` (bubblewrap's is the jail's pid 1).
 fn only_child(pid: u32) -> Result<u32, String> {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    let children =
-        std::fs::read_to_string(&path).map_err(|err| format!("reading {path}: {err}"))?;
-    match children.split_whitespace().collect::<Vec<_>>()[..] {
-        [child] => child
-            .parse()
-            .map_err(|_| format!("{path} holds {children:?}")),
-        _ => Err(format!("the jail has not one process but {children:?}")),
+    match children(pid)?[..] {
+        [child] => Ok(child),
+        ref others => Err(format!("the jail has not one process but {others:?}")),
     }
 }
 
@@ -277,13 +282,8 @@ fn kill_jail(bwrap: u32) {
                 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
             {
             }
-            let path = format!("/proc/{bwrap}/task/{bwrap}/children");
-            let children = std::fs::read_to_string(path).unwrap_or_default();
-            for child in children
-                .split_whitespace()
-                .filter_map(|pid| pid.parse().ok())
-            {
-                libc::kill(child, libc::SIGKILL);
+            for child in children(bwrap).unwrap_or_default() {
+                libc::kill(child.cast_signed(), libc::SIGKILL);
             }
         }
         libc::kill(pid, libc::SIGKILL);
