@@ -284,10 +284,8 @@ async fn thousands_of_workloads_in_a_row_do_not_grow_the_agent() {
 
 /// `(pid, program)` of every process whose command line mentions `marker`.
 fn processes_mentioning(marker: &str) -> Vec<(u32, String)> {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|entry| {
-            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+    common::pids()
+        .filter_map(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline);
             let program = cmdline.split('\0').next().unwrap_or_default().to_owned();

@@ -48,16 +48,7 @@ fn deno_descendants() -> Vec<u32> {
         }
         false
     };
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|entry| {
-            entry
-                .ok()?
-                .file_name()
-                .to_string_lossy()
-                .parse::<u32>()
-                .ok()
-        })
+    common::pids()
         .filter(|&pid| name_and_parent(pid).is_some_and(|(name, _)| name == "deno"))
         .filter(|&pid| descends(pid))
         .collect()
