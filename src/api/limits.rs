@@ -62,14 +62,19 @@ pub async fn limits_experiment(
     request.fuel = Some(experiment.fuel);
     request.timeout_ms = Some(experiment.timeout_ms);
     let policy = state.policy.policy();
-    // Checked once up front, so a bad limit is a 400 before anything runs.
-    accept(&state, request.clone(), &policy)?;
+    // The first run is accepted up front, so a bad limit is a 400 before anything runs; the
+    // later ones are routed again as they come (a tier may have gone down in between).
+    let mut first = Some(accept(&state, request.clone(), &policy)?);
     // Admitted: a client that hangs up does not cut a run short.
     let running = state.clone();
     let work = async move {
         let mut measured = Vec::new();
         for _ in 0..runs {
-            let record = run(&running, accept(&running, request.clone(), &policy)?).await;
+            let accepted = match first.take() {
+                Some(accepted) => accepted,
+                None => accept(&running, request.clone(), &policy)?,
+            };
+            let record = run(&running, accepted).await;
             let fuel_consumed = match record.metadata {
                 Some(Metadata::Wasm(wasm)) => wasm.fuel_consumed,
                 _ => 0,
