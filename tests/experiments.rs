@@ -212,6 +212,16 @@ async fn recorded_history_is_replayed_under_each_policy() {
         .map(|history| ((), history))
         .unwrap();
     assert_eq!(history[0]["id"], ids[1], "replays are not recorded");
+
+    let (status, report) = experiment_post(json!({
+        "policies": ["wasm-first"],
+        "workloads": [{"name": "inline", "workload": {"code": "export default () => 1"}}],
+        "history": {"limit": 2, "backend": "wasm"},
+    }))
+    .await;
+    assert_eq!(status, 200, "{report}");
+    let names = json!(["inline", ids[0], ids[1]]);
+    assert_eq!(report["workloads"], names, "inline first, then history");
 }
 
 #[tokio::test]
@@ -220,7 +230,7 @@ async fn bad_experiments_are_400_with_the_reason() {
     let cases = [
         (
             json!({"policies": ["wasm-first"]}),
-            "give workloads or history, not both or neither",
+            "give workloads, history, or both",
         ),
         (
             json!({"policies": [], "workloads": [workload]}),

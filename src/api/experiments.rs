@@ -1,5 +1,5 @@
-//! `/v1/experiments/routing`: replay a set of workloads (sent inline, or a slice of the
-//! history) under each of several routing policies on the running tiers, and report per
+//! `/v1/experiments/routing`: replay a set of workloads (sent inline, a slice of the
+//! history, or both) under each of several routing policies on the running tiers, and report per
 //! policy the tiers chosen, latency, statuses and CPU time.
 //!
 //! Runs go one at a time, so each one's latency and the CPU counted for its policy are its
@@ -35,10 +35,11 @@ pub struct RoutingExperiment {
     /// 1 to 8 policies: built-in names or whole policies.
     #[schema(min_items = 1, max_items = 8)]
     pub policies: Vec<PolicyChoice>,
-    /// The workloads to replay (1–200); or give `history`.
-    #[schema(min_items = 1, max_items = 200)]
+    /// Workloads to replay, in this order; `history` adds recorded ones after them. 1–200
+    /// workloads in all.
+    #[schema(max_items = 200)]
     pub workloads: Option<Vec<NamedWorkload>>,
-    /// Replay recorded workloads instead: the newest that match.
+    /// Recorded workloads to replay too: the newest that match, oldest first.
     pub history: Option<HistorySlice>,
     /// Runs of each workload under each policy (1–20, default 1).
     #[schema(minimum = 1, maximum = 20)]
@@ -83,11 +84,13 @@ pub async fn routing_experiment(
     ApiJson(experiment): ApiJson<RoutingExperiment>,
 ) -> Result<Json<RoutingReport>, AppError> {
     let policies = policies(experiment.policies)?;
-    let workloads = match (experiment.workloads, experiment.history) {
-        (Some(workloads), None) => workloads,
-        (None, Some(slice)) => from_history(&state, slice).await?,
-        _ => return Err(invalid("give workloads or history, not both or neither").into()),
-    };
+    if experiment.workloads.is_none() && experiment.history.is_none() {
+        return Err(invalid("give workloads, history, or both").into());
+    }
+    let mut workloads = experiment.workloads.unwrap_or_default();
+    if let Some(slice) = experiment.history {
+        workloads.extend(from_history(&state, slice).await?);
+    }
     let repeat = experiment.repeat.unwrap_or(1);
     check_counts(
         policies.len(),

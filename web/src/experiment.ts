@@ -1,7 +1,7 @@
 // The routing experiment panel: the chosen policies replayed over the editor's workload
 // and/or recent history by `POST /v1/experiments/routing`, reported as charts and tables.
 
-import { api, errorText, type NamedWorkload, type RoutingExperiment, type WorkloadRequest } from "./api.ts";
+import { api, errorText, type RoutingExperiment, type WorkloadRequest } from "./api.ts";
 import { byId, h, wholeNumber } from "./dom.ts";
 import { renderRoutingReport } from "./experiment-report.ts";
 import { type PolicyPick, PolicyPicker } from "./policy.ts";
@@ -37,7 +37,7 @@ export class ExperimentPanel {
     this.status.textContent = "Running…";
     const started = performance.now();
     try {
-      const experiment = await this.experiment(pick);
+      const experiment = this.experiment(pick);
       if (!experiment) return;
       const report = await api.routingExperiment(experiment);
       renderRoutingReport(this.output, report, performance.now() - started);
@@ -52,7 +52,7 @@ export class ExperimentPanel {
   }
 
   /** The request body, or null with the reason shown. */
-  private async experiment(pick: PolicyPick): Promise<RoutingExperiment | null> {
+  private experiment(pick: PolicyPick): RoutingExperiment | null {
     const useEditor = byId<HTMLInputElement>("experiment-editor").checked;
     const useHistory = byId<HTMLInputElement>("experiment-history").checked;
     const repeat = wholeNumber("experiment-repeat", "Repeat", 1, 20);
@@ -61,23 +61,22 @@ export class ExperimentPanel {
       this.fail(typeof repeat === "string" ? repeat : limit as string);
       return null;
     }
-    const workloads: NamedWorkload[] = [];
+    if (!useEditor && !useHistory) {
+      this.fail("Choose the workloads: the code in the editor, recent history, or both.");
+      return null;
+    }
+    const experiment: RoutingExperiment = { policies: pick.policies, repeat };
     if (useEditor) {
       const checked = this.editorRequest();
       if ("problem" in checked) {
         this.fail(`The workload in the editor cannot be sent: ${checked.problem}`);
         return null;
       }
-      workloads.push({ name: "editor", workload: checked.request });
+      experiment.workloads = [{ name: "editor", workload: checked.request }];
     }
-    if (!useEditor && !useHistory) {
-      this.fail("Choose the workloads: the code in the editor, recent history, or both.");
-      return null;
-    }
-    // The server replays history by itself, but takes history or workloads, not both.
-    if (!useEditor) return { policies: pick.policies, history: { limit }, repeat };
-    if (useHistory) workloads.push(...(await fromHistory(limit)));
-    return { policies: pick.policies, workloads, repeat };
+    // The server reads the history itself and replays it after the editor's workload.
+    if (useHistory) experiment.history = { limit };
+    return experiment;
   }
 
   /** A refusal about the custom policy goes next to it; anything else in the panel. */
@@ -95,23 +94,4 @@ export class ExperimentPanel {
     this.status.textContent = "";
     this.output.replaceChildren(h("p", { class: "request-error", role: "alert", "data-testid": "experiment-error" }, text));
   }
-}
-
-/** The newest `limit` recorded workloads, oldest first, as the server's history slice has them. */
-async function fromHistory(limit: number): Promise<NamedWorkload[]> {
-  const summaries = await api.history(limit);
-  const records = await Promise.all(summaries.reverse().map((s) => api.workload(s.id)));
-  return records.map((r) => ({
-    name: r.id,
-    workload: {
-      code: r.code,
-      language: r.language,
-      input: r.input,
-      isolation: "auto",
-      timeout_ms: r.limits.timeout_ms,
-      memory_mb: r.limits.memory_mb,
-      fuel: r.limits.fuel ?? undefined,
-      tag: r.tag ?? undefined,
-    },
-  }));
 }

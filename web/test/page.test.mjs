@@ -316,7 +316,7 @@ describe("web page", () => {
     const reason = await page.locator("[data-testid=experiment-choices] td[data-policy=small-on-wasm] .tier").getAttribute("title");
     assert.match(reason, /small javascript/);
 
-    // The editor's code and history together: the page sends both inline.
+    // The editor's code and history together, in one request: the editor's first.
     await page.locator("#experiment-editor").check();
     await page.locator("#experiment-run").click();
     await page.getByTestId("experiment-summary").filter({ hasText: "4 runs: 2 workloads" }).waitFor({ timeout: RESULT_TIMEOUT_MS });
