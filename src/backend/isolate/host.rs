@@ -363,3 +363,118 @@ fn page_size() -> u64 {
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     u64::try_from(size).unwrap_or(4096)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::process::Stdio;
+
+    use super::{kill_jail, only_child};
+    use crate::backend::isolate::jail::eval_in_test_jail;
+
+    /// Starts a second Deno (a process of the jail that is not its pid 1), prints its pid as
+    /// the jail sees it, then idles.
+    const TWO_PROCESSES: &str = r#"
+        const child = new Deno.Command(Deno.execPath(), {
+            args: ["eval", "setInterval(() => {}, 1000)"],
+            stdin: "null", stdout: "null", stderr: "null",
+        }).spawn();
+        console.log(child.pid);
+        setInterval(() => {}, 1000);
+    "#;
+
+    /// bubblewrap, killed with its jail should the test fail before it has ended it.
+    struct Bwrap(std::process::Child);
+
+    impl Drop for Bwrap {
+        fn drop(&mut self) {
+            // `Some` once waited for: its pid may then be another process's.
+            if let Ok(None) = self.0.try_wait() {
+                kill_jail(self.0.id());
+                let _ = self.0.wait();
+            }
+        }
+    }
+
+    /// A pidfd for `pid`: readable once the process has exited.
+    fn pidfd(pid: u32) -> OwnedFd {
+        // SAFETY: pidfd_open(2) returns a new descriptor that nothing else owns, or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        assert!(
+            fd >= 0,
+            "pidfd_open({pid}): {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: see above; the descriptor is ours alone.
+        unsafe { OwnedFd::from_raw_fd(fd as i32) }
+    }
+
+    /// Whether the process behind `fd` exits within `timeout_ms`.
+    fn exits_within(fd: &OwnedFd, timeout_ms: i32) -> bool {
+        let mut poll = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut poll, 1, timeout_ms) == 1 }
+    }
+
+    /// Every child of every thread of `pid` (Deno starts processes from several threads).
+    fn all_children(pid: u32) -> Vec<u32> {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+        tasks
+            .flat_map(|task| {
+                let path = task.unwrap().path().join("children");
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                text.split_whitespace()
+                    .map(|child| child.parse().unwrap())
+                    .collect::<Vec<u32>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn killing_a_jail_ends_bubblewrap_and_every_process_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut command) = eval_in_test_jail(dir.path(), TWO_PROCESSES);
+        let mut bwrap = Bwrap(command.stdout(Stdio::piped()).spawn().unwrap());
+        let mut line = String::new();
+        BufReader::new(bwrap.0.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.trim().parse::<u32>().is_ok(),
+            "no child started: {line:?}"
+        );
+        let pid_1 = only_child(bwrap.0.id()).unwrap();
+        let [second] = all_children(pid_1)[..] else {
+            panic!(
+                "the jail's pid 1 has not one child: {:?}",
+                all_children(pid_1)
+            );
+        };
+        let jailed = [pidfd(pid_1), pidfd(second)];
+        assert!(jailed.iter().all(|fd| !exits_within(fd, 0)), "both run");
+
+        kill_jail(bwrap.0.id());
+        let ended = jailed
+            .iter()
+            .map(|fd| exits_within(fd, 10_000))
+            .collect::<Vec<_>>();
+        if ended != [true, true] {
+            for pid in [pid_1, second] {
+                // SAFETY: kill(2); the test's own leftovers.
+                unsafe { libc::kill(pid.cast_signed(), libc::SIGKILL) };
+            }
+        }
+        assert_eq!(ended, [true, true], "the jail's pid 1 and its child exit");
+        let status = bwrap.0.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL),
+            "{status}"
+        );
+    }
+}

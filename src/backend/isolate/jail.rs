@@ -116,6 +116,26 @@ impl Jail {
     }
 }
 
+/// A jail for this checkout's host program with `dir` as its run directory, and a command
+/// running `script` in it with `deno eval --allow-all`: how tests put code of their own in it.
+#[cfg(test)]
+pub(super) fn eval_in_test_jail(dir: &Path, script: &str) -> (Jail, Command) {
+    let host_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("isolate-host");
+    let deno = host_dir.join("node_modules/@deno/linux-x64-glibc/deno");
+    let jail = Jail::detect(&deno, &host_dir, dir)
+        .unwrap_or_else(|reason| panic!("the jail must work on this machine: {reason}"));
+    let mut command = Command::new(jail.program());
+    command
+        .args(jail.args(dir))
+        .arg("--")
+        .arg(&deno)
+        .args(["eval", "--allow-all", script])
+        .env_clear()
+        .env("DENO_DIR", dir.join("deno"))
+        .env("NO_COLOR", "1");
+    (jail, command)
+}
+
 /// The shared libraries `binary` links (and its dynamic loader), as `ldd` lists them.
 fn linked_libraries(binary: &Path) -> Result<Vec<PathBuf>, String> {
     let output = Command::new("ldd")
@@ -168,23 +188,11 @@ mod tests {
 
     #[test]
     fn a_jailed_deno_with_every_permission_sees_and_reaches_almost_nothing() {
-        let host_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("isolate-host");
-        let deno = host_dir.join("node_modules/@deno/linux-x64-glibc/deno");
         let dir = tempfile::tempdir().unwrap();
-        let jail = Jail::detect(&deno, &host_dir, dir.path())
-            .unwrap_or_else(|reason| panic!("the jail must work on this machine: {reason}"));
+        let (jail, mut probe) = eval_in_test_jail(dir.path(), PROBE);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port().to_string();
-        let output = Command::new(jail.program())
-            .args(jail.args(dir.path()))
-            .arg("--")
-            .arg(&deno)
-            .args(["eval", "--allow-all", PROBE, &port])
-            .env_clear()
-            .env("DENO_DIR", dir.path().join("deno"))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
+        let output = probe.arg(&port).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{stderr}");
         let seen: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
