@@ -10,9 +10,14 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 const V1_ROOT: &str = "/sys/fs/cgroup";
 const V2_MOUNTS: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
+/// How long a sweep waits for the processes it killed to leave their cgroup, and how often it
+/// looks (the kernel tells no one when a cgroup empties in v1).
+const SWEEP_WAIT: Duration = Duration::from_secs(2);
+const SWEEP_POLL: Duration = Duration::from_millis(5);
 
 /// The agent's own cgroup directories, under which each host gets one of its own.
 #[derive(Debug)]
@@ -210,7 +215,9 @@ fn v2_layout(membership: &str, tag: &str) -> Result<Layout, String> {
 }
 
 /// Removes the cgroups that agents which are gone left in `parent` (an agent that was killed,
-/// or never shut down, cannot remove its own). Their processes are gone too, so they are empty.
+/// or never shut down, cannot remove its own). Their hosts normally exited with their agent,
+/// at the end of their stdin; a jailed one that was stopped (SIGSTOP) when its agent died never
+/// read it, so whatever is still in a host's cgroup is killed first.
 fn sweep_stale(parent: &Path) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
@@ -222,11 +229,38 @@ fn sweep_stale(parent: &Path) {
         let dir = entry.path();
         let hosts = fs::read_dir(&dir).into_iter().flatten().flatten();
         for host in hosts.filter(|host| host.path().is_dir()) {
+            kill_left_over(&host.path());
             let _ = fs::remove_dir(host.path());
         }
         if fs::remove_dir(&dir).is_ok() {
             tracing::info!(dir = %dir.display(), "removed the cgroups of an agent that is gone");
         }
+    }
+}
+
+/// SIGKILLs the processes in the cgroup `dir`, if any, and waits (at most [`SWEEP_WAIT`]) for
+/// them to leave it.
+fn kill_left_over(dir: &Path) {
+    let procs = dir.join("cgroup.procs");
+    let pids = |text: String| -> Vec<i32> {
+        text.split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .collect()
+    };
+    let left = pids(fs::read_to_string(&procs).unwrap_or_default());
+    if left.is_empty() {
+        return;
+    }
+    tracing::warn!(cgroup = %dir.display(), pids = ?left, "killing processes an agent that is gone left behind");
+    for pid in left {
+        // SAFETY: kill(2); the pid was just read from a cgroup only Vulcan's hosts are put in.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let started = Instant::now();
+    while !pids(fs::read_to_string(&procs).unwrap_or_default()).is_empty()
+        && started.elapsed() < SWEEP_WAIT
+    {
+        std::thread::sleep(SWEEP_POLL);
     }
 }
 
@@ -248,6 +282,41 @@ fn counter(text: &str, key: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_kills_what_a_gone_agent_left_in_its_cgroups_then_removes_them() {
+        use std::io::Write;
+        use std::os::unix::process::ExitStatusExt;
+
+        // pid_max is at most 2^22 on Linux: no agent can have this pid.
+        let gone = Cgroups::detect("vulcan-4000000000-0").expect("cgroups on this machine");
+        let host = gone.create_host(1, 64 << 20, 64).unwrap();
+        let mut left = std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        for mut procs in host.open_procs().unwrap() {
+            procs.write_all(left.id().to_string().as_bytes()).unwrap();
+        }
+        // SAFETY: kill(2) of the test's own child.
+        unsafe { libc::kill(left.id().cast_signed(), libc::SIGSTOP) };
+        assert!(!host.is_empty());
+
+        let starting = Cgroups::detect(&format!("vulcan-{}-sweep", std::process::id())).unwrap();
+        starting.remove();
+        let ended = left.try_wait().unwrap();
+        if ended.is_none() {
+            let _ = left.kill();
+            let _ = left.wait();
+        }
+        assert_eq!(
+            ended.and_then(|status| status.signal()),
+            Some(libc::SIGKILL)
+        );
+        for dir in host.layout.dirs().iter().chain(gone.layout.dirs().iter()) {
+            assert!(!dir.exists(), "{} was not removed", dir.display());
+        }
+    }
 
     #[test]
     fn reads_the_oom_kill_counter() {
