@@ -86,8 +86,9 @@ async function run(): Promise<void> {
   runButton.disabled = true;
   const spinner = setTimeout(() => resultPanel.classList.add("running"), SPINNER_AFTER_MS);
   try {
+    const started = performance.now();
     const record = await api.run(checked.request);
-    renderResult(resultPanel, record, editor.reveal);
+    renderResult(resultPanel, record, editor.reveal, performance.now() - started);
   } catch (err) {
     const e = err instanceof ApiError ? err : new ApiError(0, "client_error", String(err));
     renderRequestError(resultPanel, e.code, e.message);

@@ -4,10 +4,15 @@
 import type { WorkloadRecord } from "./api.ts";
 import { bytes, count, h, ms, statusBadge } from "./dom.ts";
 
+/**
+ * `endToEndMs` is how long the page waited for the answer, when it has just run the workload
+ * (a record opened from the history has none).
+ */
 export function renderResult(
   panel: HTMLElement,
   record: WorkloadRecord,
   reveal: (line: number, column: number) => void,
+  endToEndMs?: number,
 ): void {
   const error = record.error;
   const position = error?.line !== undefined
@@ -63,7 +68,7 @@ export function renderResult(
         )
         : h("p", { class: "muted" }, "No console output."),
     ),
-    section("Run", metadataTable(record)),
+    section("Run", metadataTable(record, endToEndMs)),
   ];
   panel.replaceChildren(...parts.filter((part): part is Node => part !== null));
 }
@@ -76,11 +81,11 @@ function pretty(output: unknown): string {
   return output === undefined ? "null" : JSON.stringify(output, null, 2);
 }
 
-function metadataTable(record: WorkloadRecord): HTMLElement {
-  const rows: [string, string][] = [
-    ["Duration in tier", ms(record.duration_ms)],
-    ["Limits", limitsText(record)],
-  ];
+function metadataTable(record: WorkloadRecord, endToEndMs?: number): HTMLElement {
+  const rows: [string, string][] = [["Duration in tier", ms(record.duration_ms)]];
+  // What the user waited: the tier, the agent, HTTP and this browser's own cost of a request.
+  if (endToEndMs !== undefined) rows.push(["End to end, from this page", ms(endToEndMs)]);
+  rows.push(["Limits", limitsText(record)]);
   const meta = record.metadata;
   if (meta?.tier === "isolate") {
     rows.push(

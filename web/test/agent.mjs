@@ -1,6 +1,7 @@
 // Starts a real Vulcan agent (both tiers, SQLite in a temp dir, port 0) for the browser
 // tests, and stops it. The binary is built (or found up to date) with cargo first, in the
-// target directory cargo reports, so CARGO_TARGET_DIR is respected.
+// target directory cargo reports, so CARGO_TARGET_DIR is respected; the page is built into
+// web/dist too, so `npm test` alone never tests a page older than web/src.
 
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
@@ -15,9 +16,10 @@ const web = join(repo, "web");
 const cacheDir = join(tmpdir(), "vulcan-web-test-cache");
 const START_DEADLINE_MS = 120_000;
 
-/** Builds the agent and returns the path of its binary. */
+/** Builds the agent and the page; returns the path of the agent's binary. */
 export async function buildAgent() {
   const run = promisify(execFile);
+  await run("npm", ["run", "--silent", "build", "--", "--logLevel", "warn"], { cwd: web, maxBuffer: 1 << 24 });
   await run("cargo", ["build", "--quiet", "--bin", "vulcan"], { cwd: repo, maxBuffer: 1 << 24 });
   const { stdout } = await run("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
     cwd: repo,

@@ -125,6 +125,12 @@ describe("web page", () => {
     const isolateMeta = await page.getByTestId("metadata").textContent();
     assert.match(isolateMeta, /Worker creation/);
     assert.match(isolateMeta, /V8 heap.*used of/);
+    // The page's own wait includes the tier's time.
+    assert.match(isolateMeta, /Duration in tier.*End to end, from this page/);
+    const [inTier, endToEnd] = await page.getByTestId("metadata").locator("tr td").evaluateAll((tds) =>
+      tds.slice(0, 2).map((td) => Number.parseFloat(td.textContent))
+    );
+    assert.ok(endToEnd >= inTier, `end to end ${endToEnd} ms, in tier ${inTier} ms`);
     await page.screenshot({ path: join(output, "result-isolate.png") });
 
     await pickTier(page, "wasm");
