@@ -318,11 +318,12 @@ pub struct CalibrateArgs {
 
 #[derive(Clone, Debug, Args)]
 pub struct RoutingExperimentArgs {
-    /// A folder of workloads (`*.js`, `*.mjs`, `*.ts`, `*.mts` files of code, and `*.json`
-    /// files holding a whole `POST /v1/workloads` body), or `history` for recorded workloads.
-    #[arg(long)]
-    pub workloads: String,
-    /// With `--workloads history`: how many of the newest recorded workloads.
+    /// Folders of workloads (`*.js`, `*.mjs`, `*.ts`, `*.mts` files of code, and `*.json`
+    /// files holding a whole `POST /v1/workloads` body), and/or `history` for recorded
+    /// workloads (replayed after the folders').
+    #[arg(long, required = true, num_args = 1..)]
+    pub workloads: Vec<String>,
+    /// With `history` among `--workloads`: how many of the newest recorded workloads.
     #[arg(long, default_value_t = 50)]
     pub history_limit: u32,
     /// Policies to compare: built-in names or policy files (`.toml`, `.json`).

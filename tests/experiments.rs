@@ -222,6 +222,33 @@ async fn recorded_history_is_replayed_under_each_policy() {
     assert_eq!(status, 200, "{report}");
     let names = json!(["inline", ids[0], ids[1]]);
     assert_eq!(report["workloads"], names, "inline first, then history");
+
+    let out = experiment(&[
+        "--workloads",
+        "history",
+        "tests/workloads",
+        "--history-limit",
+        "2",
+        "--policies",
+        "wasm-first",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let names = json!([
+        "add.js",
+        "greet.ts",
+        "metered.json",
+        "spin.json",
+        ids[0],
+        ids[1]
+    ]);
+    assert_eq!(report["workloads"], names, "the folder's, then history");
 }
 
 #[tokio::test]

@@ -29,9 +29,15 @@ async fn routing(args: RoutingExperimentArgs) -> anyhow::Result<ExitCode> {
         .map(|policy| policy_value(policy))
         .collect::<anyhow::Result<Vec<Value>>>()?;
     let mut body = json!({"policies": policies, "repeat": args.repeat});
-    match args.workloads.as_str() {
-        "history" => body["history"] = json!({"limit": args.history_limit}),
-        dir => body["workloads"] = Value::Array(read_workloads(Path::new(dir))?),
+    let mut inline = Vec::new();
+    for source in &args.workloads {
+        match source.as_str() {
+            "history" => body["history"] = json!({"limit": args.history_limit}),
+            dir => inline.extend(read_workloads(Path::new(dir))?),
+        }
+    }
+    if !inline.is_empty() {
+        body["workloads"] = Value::Array(inline);
     }
     let Some(answer) = post(
         &args.server,
