@@ -251,7 +251,8 @@ fn kill_left_over(dir: &Path) {
     if left.is_empty() {
         return;
     }
-    tracing::warn!(cgroup = %dir.display(), pids = ?left, "killing processes an agent that is gone left behind");
+    let cgroup = dir.display();
+    tracing::warn!(%cgroup, pids = ?left, "killing what an agent that is gone left running");
     for pid in left {
         // SAFETY: kill(2); the pid was just read from a cgroup only Vulcan's hosts are put in.
         unsafe { libc::kill(pid, libc::SIGKILL) };
