@@ -17,6 +17,8 @@ import { renderRequestError, renderResult } from "./results.ts";
 const SPINNER_AFTER_MS = 150;
 /** Tier health is read again this often (hosts boot, crash and come back). */
 const HEALTH_EVERY_MS = 5000;
+/** The page's address for a workload's record: a link that opens it, as History does. */
+const WORKLOAD_LINK = "#/workloads/";
 
 const editor = createEditor(byId("editor"), () => void run());
 const form = new WorkloadForm(editor, () => formChanged());
@@ -89,6 +91,7 @@ async function run(): Promise<void> {
     const started = performance.now();
     const record = await api.run(checked.request);
     renderResult(resultPanel, record, editor.reveal, performance.now() - started);
+    linkTo(record.id);
   } catch (err) {
     const e = err instanceof ApiError ? err : new ApiError(0, "client_error", String(err));
     renderRequestError(resultPanel, e.code, e.message);
@@ -119,7 +122,19 @@ async function openWorkload(id: string): Promise<void> {
     tag: record.tag ?? undefined,
   });
   renderResult(resultPanel, record, editor.reveal);
+  linkTo(record.id);
   showTab("result");
+}
+
+/** Puts the shown workload's link in the address bar, without a new history entry. */
+function linkTo(id: string): void {
+  window.history.replaceState(null, "", WORKLOAD_LINK + encodeURIComponent(id));
+}
+
+/** Opens the workload the address names, if it names one. */
+function openLinked(): void {
+  if (!location.hash.startsWith(WORKLOAD_LINK)) return;
+  void openWorkload(decodeURIComponent(location.hash.slice(WORKLOAD_LINK.length)));
 }
 
 async function compare(): Promise<void> {
@@ -183,6 +198,8 @@ async function start(): Promise<void> {
     renderRequestError(resultPanel, "backends", err instanceof ApiError ? err.message : String(err));
   }
   await experiment.load();
+  openLinked();
+  window.addEventListener("hashchange", openLinked);
   setInterval(() => void loadBackends().catch(() => {}), HEALTH_EVERY_MS);
   document.body.dataset.ready = "true";
 }

@@ -82,7 +82,7 @@ function pretty(output: unknown): string {
 }
 
 function metadataTable(record: WorkloadRecord, endToEndMs?: number): HTMLElement {
-  const rows: [string, string][] = [["Duration in tier", ms(record.duration_ms)]];
+  const rows: [string, string | Node][] = [["Duration in tier", ms(record.duration_ms)]];
   // What the user waited: the tier, the agent, HTTP and this browser's own cost of a request.
   if (endToEndMs !== undefined) rows.push(["End to end, from this page", ms(endToEndMs)]);
   rows.push(["Limits", limitsText(record)]);
@@ -107,7 +107,9 @@ function metadataTable(record: WorkloadRecord, endToEndMs?: number): HTMLElement
     );
   }
   if (record.tag) rows.push(["Tag", record.tag]);
-  rows.push(["Workload id", record.id]);
+  // The id links to the record as the API serves it.
+  const href = `/v1/workloads/${encodeURIComponent(record.id)}`;
+  rows.push(["Workload id", h("a", { href, target: "_blank", "data-testid": "record-link" }, record.id)]);
   return h(
     "table",
     { class: "meta", "data-testid": "metadata" },

@@ -42,8 +42,8 @@ after(async () => {
   await Promise.all([agent?.stop(), broken?.stop()]);
 });
 
-/** A page of `server` with the tiers loaded; console errors fail the test. */
-async function open(server, t) {
+/** A page of `server` (at `hash`, if given) with the tiers loaded; console errors fail the test. */
+async function open(server, t, hash = "") {
   const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
   const errors = [];
   page.on("pageerror", (err) => errors.push(err.message));
@@ -57,7 +57,7 @@ async function open(server, t) {
     await page.close();
     assert.deepEqual(errors, [], "the page logged errors");
   });
-  await page.goto(server.url);
+  await page.goto(server.url + hash);
   await page.waitForSelector("body[data-ready=true]");
   return page;
 }
@@ -211,6 +211,19 @@ describe("web page", () => {
     await page.locator(".cm-content").filter({ hasText: marker }).waitFor();
     assert.equal(await page.getByTestId("output").textContent(), JSON.stringify(marker));
     assert.equal(await page.locator("#tier-wasm").isChecked(), true);
+
+    // The address now names the workload, and the id links to its record in the API.
+    const id = await page.getByTestId("record-link").textContent();
+    assert.equal(new URL(page.url()).hash, `#/workloads/${id}`);
+    const href = await page.getByTestId("record-link").evaluate((a) => a.href);
+    const record = await (await page.request.get(href)).json();
+    assert.equal(record.output, marker);
+
+    // That address, opened in another page, shows the same workload.
+    const linked = await open(agent, t, `#/workloads/${id}`);
+    await linked.locator(".cm-content").filter({ hasText: marker }).waitFor();
+    assert.equal(await linked.getByTestId("output").textContent(), JSON.stringify(marker));
+    assert.equal(await linked.getByTestId("record-link").textContent(), id);
   });
 
   test("compare runs the workload on every tier and charts a row per tier", async (t) => {
