@@ -28,11 +28,15 @@ export async function requestFloor(): Promise<number> {
   return summarise(times).median;
 }
 
-/** Runs `request` `times` times on each tier, one at a time; `progress` after every run. */
+/**
+ * Runs `request` `times` times on each tier, one at a time, `pauseMs` apart (0: back to
+ * back); `progress` after every run.
+ */
 export async function compareTiers(
   request: WorkloadRequest,
   tiers: { tier: Tier; metersFuel: boolean }[],
   times: number,
+  pauseMs: number,
   progress: (done: number, total: number, tier: Tier) => void,
 ): Promise<Run[]> {
   const runs: Run[] = [];
@@ -41,6 +45,7 @@ export async function compareTiers(
     const body: WorkloadRequest = { ...request, isolation: tier };
     if (!metersFuel) delete body.fuel;
     for (let i = 0; i < times; i++) {
+      if (pauseMs > 0) await new Promise((done) => setTimeout(done, pauseMs));
       const started = performance.now();
       const record = await api.run(body);
       runs.push({ tier, record, endToEndMs: performance.now() - started });
@@ -50,7 +55,13 @@ export async function compareTiers(
   return runs;
 }
 
-export function renderComparison(target: HTMLElement, runs: Run[], skipped: string[], floorMs: number): void {
+export function renderComparison(
+  target: HTMLElement,
+  runs: Run[],
+  pauseMs: number,
+  skipped: string[],
+  floorMs: number,
+): void {
   const tiers = [...new Set(runs.map((r) => r.tier))];
   const series: TierSeries[] = tiers.map((tier) => {
     const mine = runs.filter((r) => r.tier === tier);
@@ -74,6 +85,13 @@ export function renderComparison(target: HTMLElement, runs: Run[], skipped: stri
       " cold run (isolate: a worker was created for it; every wasm run is a fresh instance, its instantiate time is in the table)",
     ),
     table(tiers.map((tier) => runs.filter((r) => r.tier === tier))),
+    h(
+      "p",
+      { class: "muted", "data-testid": "compare-pace" },
+      pauseMs > 0
+        ? `Runs ${ms(pauseMs)} apart: an isolate host had time to make a warm worker for the next one, so this is the latency of a tier with capacity to spare.`
+        : "Runs back to back: an isolate run may wait for its host to finish making the worker the previous run used up, so this is what a busy tier sustains. A pause of 150 ms shows the warm path.",
+    ),
     h(
       "p",
       { class: "muted", "data-testid": "request-floor" },

@@ -141,6 +141,7 @@ async function compare(): Promise<void> {
   const checked = form.request();
   if ("problem" in checked) return;
   const times = Number((byId("compare-times") as HTMLInputElement).value) || 20;
+  const pause = Math.min(Math.max(Number((byId("compare-pause") as HTMLInputElement).value) || 0, 0), 2000);
   const tiers = backends
     .filter((b) => b.available && b.capabilities?.languages.includes(form.language()))
     .map((b) => ({ tier: b.kind as Tier, metersFuel: b.capabilities?.meters_fuel === true }));
@@ -152,11 +153,11 @@ async function compare(): Promise<void> {
   compareButton.disabled = true;
   try {
     const floor = await requestFloor();
-    const runs = await compareTiers(checked.request, tiers, Math.min(Math.max(times, 1), 200), (done, total, tier) => {
+    const runs = await compareTiers(checked.request, tiers, Math.min(Math.max(times, 1), 200), pause, (done, total, tier) => {
       progress.textContent = `${done} / ${total} runs (${tier})`;
     });
     progress.textContent = `${runs.length} runs`;
-    renderComparison(target, runs, skipped, floor);
+    renderComparison(target, runs, pause, skipped, floor);
   } catch (err) {
     progress.textContent = "";
     target.replaceChildren(h("p", { class: "request-error", role: "alert" }, `Comparison stopped: ${comparisonError(err)}`));

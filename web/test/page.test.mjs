@@ -243,7 +243,17 @@ describe("web page", () => {
     assert.match(await table.locator("tr[data-tier=wasm]").textContent(), /succeeded.*instantiate .*ms.*\d,\d{3},\d{3}/);
     assert.match(await page.locator("#compare-progress").textContent(), /16 runs/);
     assert.match(await page.getByTestId("request-floor").textContent(), /GET \/healthz\) took \d+(\.\d+)? (ms|µs) here/);
+    assert.match(await page.getByTestId("compare-pace").textContent(), /^Runs back to back/);
     await page.screenshot({ path: join(output, "compare.png"), fullPage: true });
+
+    // Paced: each run waits the pause first, and the report says how far apart they were.
+    await page.locator("#compare-times").fill("2");
+    await page.locator("#compare-pause").fill("300");
+    const started = Date.now();
+    await page.locator("#compare-run").click();
+    await page.getByTestId("compare-pace").filter({ hasText: "Runs 300 ms apart" }).waitFor({ timeout: 120_000 });
+    assert.ok(Date.now() - started >= 4 * 300, "four runs, each after a pause of 300 ms");
+    assert.match(await page.locator("#compare-progress").textContent(), /4 runs/);
   });
 
   test("a routing experiment over the editor's code shows each policy's tier, table and bars", async (t) => {
