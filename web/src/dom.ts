@@ -19,6 +19,18 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** Marks a panel as being updated (`aria-busy`, and the `busy` class that dims it), or not. */
+export function setBusy(panel: HTMLElement, on: boolean): void {
+  panel.classList.toggle("busy", on);
+  if (on) panel.setAttribute("aria-busy", "true");
+  else panel.removeAttribute("aria-busy");
+}
+
+/** Why a request failed, as an alert for a panel. */
+export function alertText(text: string, testId?: string): HTMLParagraphElement {
+  return h("p", { class: "request-error", role: "alert", "data-testid": testId }, text);
+}
+
 export function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
   if (!el) throw new Error(`#${id} is missing from the page`);

@@ -2,7 +2,7 @@
 // and/or recent history by `POST /v1/experiments/routing`, reported as charts and tables.
 
 import { api, errorText, type RoutingExperiment, type WorkloadRequest } from "./api.ts";
-import { byId, h, wholeNumber } from "./dom.ts";
+import { alertText, byId, setBusy, wholeNumber } from "./dom.ts";
 import { renderRoutingReport } from "./experiment-report.ts";
 import { type PolicyPick, PolicyPicker } from "./policy.ts";
 
@@ -32,8 +32,7 @@ export class ExperimentPanel {
     const pick = this.picker.pick();
     if (!pick) return;
     this.button.disabled = true;
-    this.output.setAttribute("aria-busy", "true");
-    this.output.classList.add("busy");
+    setBusy(this.output, true);
     this.status.textContent = "Running…";
     const started = performance.now();
     try {
@@ -46,8 +45,7 @@ export class ExperimentPanel {
       this.refused(err, pick);
     } finally {
       this.button.disabled = false;
-      this.output.removeAttribute("aria-busy");
-      this.output.classList.remove("busy");
+      setBusy(this.output, false);
     }
   }
 
@@ -92,6 +90,6 @@ export class ExperimentPanel {
 
   private fail(text: string): void {
     this.status.textContent = "";
-    this.output.replaceChildren(h("p", { class: "request-error", role: "alert", "data-testid": "experiment-error" }, text));
+    this.output.replaceChildren(alertText(text, "experiment-error"));
   }
 }

@@ -4,7 +4,7 @@
 
 import { api, type BackendInfo, type Calibration, type LimitsExperiment, type WorkloadRequest, errorText } from "./api.ts";
 import { conversionText, renderCalibration } from "./calibration.ts";
-import { byId, h, wholeNumber } from "./dom.ts";
+import { alertText, byId, setBusy, wholeNumber } from "./dom.ts";
 import { renderLimitsReport } from "./limits-report.ts";
 
 type EditorRequest = () => { request: WorkloadRequest } | { problem: string };
@@ -112,7 +112,7 @@ export class LimitsPanel {
       // The last calibration, if any, stays below the error.
       this.calibrationView.querySelector("[data-testid=calibration-error]")?.remove();
       const text = `Calibration failed: ${errorText(err)}`;
-      this.calibrationView.prepend(h("p", { class: "request-error", role: "alert", "data-testid": "calibration-error" }, text));
+      this.calibrationView.prepend(alertText(text, "calibration-error"));
     } finally {
       this.calibrateButton.disabled = false;
       this.calibrationView.removeAttribute("aria-busy");
@@ -121,17 +121,12 @@ export class LimitsPanel {
 
   private busy(on: boolean, text = ""): void {
     this.runButton.disabled = on;
-    this.output.classList.toggle("busy", on);
-    if (on) {
-      this.output.setAttribute("aria-busy", "true");
-      this.status.textContent = text;
-    } else {
-      this.output.removeAttribute("aria-busy");
-    }
+    setBusy(this.output, on);
+    if (on) this.status.textContent = text;
   }
 
   private fail(text: string): void {
     this.status.textContent = "";
-    this.output.replaceChildren(h("p", { class: "request-error", role: "alert", "data-testid": "limits-error" }, text));
+    this.output.replaceChildren(alertText(text, "limits-error"));
   }
 }

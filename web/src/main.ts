@@ -4,7 +4,7 @@
 import "./style.css";
 import { api, ApiError, type BackendInfo, type Tier, type WorkloadRecord } from "./api.ts";
 import { compareTiers, comparisonError, renderComparison, requestFloor } from "./compare.ts";
-import { byId, h } from "./dom.ts";
+import { alertText, byId, h } from "./dom.ts";
 import { createEditor } from "./editor.ts";
 import { EXAMPLES } from "./examples.ts";
 import { ExperimentPanel } from "./experiment.ts";
@@ -160,7 +160,7 @@ async function compare(): Promise<void> {
     renderComparison(target, runs, pause, skipped, floor);
   } catch (err) {
     progress.textContent = "";
-    target.replaceChildren(h("p", { class: "request-error", role: "alert" }, `Comparison stopped: ${comparisonError(err)}`));
+    target.replaceChildren(alertText(`Comparison stopped: ${comparisonError(err)}`));
   } finally {
     compareButton.disabled = false;
   }
