@@ -46,6 +46,12 @@ export function wholeNumber(id: string, what: string, min: number, max: number):
     : `${what} must be a whole number from ${min} to ${max}, not "${text}"`;
 }
 
+/** A field's number brought into [min, max]; `fallback` when it is empty, zero or not a number. */
+export function numberWithin(id: string, min: number, max: number, fallback: number): number {
+  const value = Number(byId<HTMLInputElement>(id).value) || fallback;
+  return Math.min(Math.max(value, min), max);
+}
+
 /** Milliseconds with a precision that suits their size. */
 export function ms(value: number): string {
   if (value < 1) return `${value.toFixed(2)} ms`;

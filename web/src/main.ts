@@ -4,7 +4,7 @@
 import "./style.css";
 import { api, ApiError, type BackendInfo, type Tier, type WorkloadRecord } from "./api.ts";
 import { compareTiers, comparisonError, renderComparison, requestFloor } from "./compare.ts";
-import { alertText, byId, h } from "./dom.ts";
+import { alertText, byId, h, numberWithin } from "./dom.ts";
 import { createEditor } from "./editor.ts";
 import { EXAMPLES } from "./examples.ts";
 import { ExperimentPanel } from "./experiment.ts";
@@ -140,8 +140,8 @@ function openLinked(): void {
 async function compare(): Promise<void> {
   const checked = form.request();
   if ("problem" in checked) return;
-  const times = Number((byId("compare-times") as HTMLInputElement).value) || 20;
-  const pause = Math.min(Math.max(Number((byId("compare-pause") as HTMLInputElement).value) || 0, 0), 2000);
+  const times = numberWithin("compare-times", 1, 200, 20);
+  const pause = numberWithin("compare-pause", 0, 2000, 0);
   const tiers = backends
     .filter((b) => b.available && b.capabilities?.languages.includes(form.language()))
     .map((b) => ({ tier: b.kind as Tier, metersFuel: b.capabilities?.meters_fuel === true }));
@@ -153,7 +153,7 @@ async function compare(): Promise<void> {
   compareButton.disabled = true;
   try {
     const floor = await requestFloor();
-    const runs = await compareTiers(checked.request, tiers, Math.min(Math.max(times, 1), 200), pause, (done, total, tier) => {
+    const runs = await compareTiers(checked.request, tiers, times, pause, (done, total, tier) => {
       progress.textContent = `${done} / ${total} runs (${tier})`;
     });
     progress.textContent = `${runs.length} runs`;
