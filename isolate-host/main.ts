@@ -1,32 +1,35 @@
 /**
- * The isolate host: serves `POST /execute` and `GET /health` on a Unix socket and runs each
- * workload in a fresh `node:worker_threads` worker. Started and supervised by the agent; the
- * command line is in README.md.
+ * The isolate host: runs workloads, one at a time, each in a fresh Web Worker (a fresh V8
+ * isolate) that holds no permissions, for the agent that started it and talks to it over a
+ * Unix socket (`src/frames.ts`). The command line is in README.md.
  *
- * Start-up order is the security argument: read the worker's modules, bind the socket, revoke
- * every permission, and only then create the first worker and print the readiness line
+ * Start-up order is the security argument: read the worker's runtime, bind the socket, revoke
+ * every permission, and only then make the first warm worker and print the readiness line
  * `{"ready":true,"pid":N}` on stdout. Diagnostics go to stderr.
  *
  * # Layout
  * - `src/args.ts`           command-line flags
- * - `src/worker_source.ts`  the worker's modules, read before revoking, as fresh `blob:` URLs
+ * - `src/worker_source.ts`  the worker's runtime bundled into one `data:` module, read at start
+ * - `src/compact.ts`        that bundle without comments and spare white space
  * - `src/permissions.ts`    revoking every permission
- * - `src/server.ts`         HTTP routes and error answers
- * - `src/request.ts`        validation of `POST /execute`
- * - `src/host.ts`           admission, counters, the poisoned flag
- * - `src/warm_pool.ts`      one warm, never-used worker
- * - `src/workload.ts`       one workload on one worker: every ending → one response
- * - `src/deadline.ts`       at the deadline: does the worker stop when asked? (else poisoned)
+ * - `src/frames.ts`         the socket's framing: a JSON head and raw payload bytes
+ * - `src/server.ts`         the agent's connections, one request at a time
+ * - `src/host.ts`           `run`, `prepare` and `health`; the poisoned flag
+ * - `src/request.ts`        validation of a `run` head
+ * - `src/warm.ts`           the one warm isolate
+ * - `src/isolate.ts`        the single-use isolate (a Web Worker)
+ * - `src/workload.ts`       one workload on one isolate: every ending → one answer
+ * - `src/deadline.ts`       does an isolate stop when asked? (else poisoned)
  * - `src/worker_message.ts` checks every message a worker sends
- * - `src/protocol.ts`       request, response and message shapes
- * - `worker/`               what runs inside each workload worker (entry `worker/main.ts`)
+ * - `src/protocol.ts`       frame and message shapes
+ * - `worker/`               the runtime inside each isolate (entry `worker/main.ts`)
  */
 import { type Args, parseArgs } from "./src/args.ts";
 import { Host } from "./src/host.ts";
 import { revokeAll } from "./src/permissions.ts";
-import { handler } from "./src/server.ts";
-import { WarmPool } from "./src/warm_pool.ts";
-import { WorkerSource } from "./src/worker_source.ts";
+import { serve } from "./src/server.ts";
+import { Warm } from "./src/warm.ts";
+import { workerSource } from "./src/worker_source.ts";
 
 let args: Args;
 try {
@@ -38,34 +41,18 @@ try {
 
 if (args.exitOnStdinEof) exitOnStdinEof();
 
-const pool = new WarmPool(new WorkerSource(), args.heapMb);
-const host = new Host(pool, args.maxConcurrent);
-const server = Deno.serve({
-  path: args.socket,
-  onListen() {},
-  onError(error) {
-    console.error("isolate-host: internal error:", error);
-    return new Response(
-      JSON.stringify({ error: { code: "internal", message: "internal error" } }),
-      { status: 500, headers: { "content-type": "application/json" } },
-    );
-  },
-}, handler(host, args.heapMb));
+const warm = new Warm(workerSource());
+const listener = Deno.listen({ transport: "unix", path: args.socket });
 revokeAll();
-pool.fill();
-
-// SIGTERM: finish the workloads in flight, then exit (a busy worker would keep the process up).
-Deno.addSignalListener("SIGTERM", async () => {
-  await server.shutdown();
-  Deno.exit(0);
-});
-
+await warm.prepare();
 console.log(JSON.stringify({ ready: true, pid: Deno.pid }));
+await serve(listener, new Host(warm));
 
 /**
  * Exits once stdin reaches end of file: the agent holds the only other end and never writes,
- * so that is when the agent is gone. (A workload that closes its own `Deno.stdin` closes its
- * worker's handle, not this one.) Should reading fail instead, the host keeps serving.
+ * so that is when the agent is gone. (A workload's `Deno.stdin` is the same file, but reading
+ * it takes nothing from this one's end of file.) Should reading fail instead, the host keeps
+ * serving.
  */
 function exitOnStdinEof(): void {
   (async () => {

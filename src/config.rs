@@ -99,24 +99,17 @@ pub struct IsolateArgs {
         default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/isolate-host")
     )]
     pub host_dir: PathBuf,
-    /// Host processes serving workloads at once [default: CPU count].
+    /// Workloads the isolate tier runs at once, one per host process [default: CPU count].
     #[arg(long = "isolate-hosts", env = "VULCAN_ISOLATE_HOSTS", value_parser = at_least_one())]
     pub hosts: Option<usize>,
-    /// Extra started hosts, so a retired host is replaced without waiting for a boot.
+    /// Extra started hosts, so a workload finds a warm worker while other hosts make their next
+    /// one, and a retired host is replaced without waiting for a boot.
     #[arg(
         long = "isolate-spares",
         env = "VULCAN_ISOLATE_SPARES",
         default_value_t = 1
     )]
     pub spares: usize,
-    /// Workloads one host runs at once (1: each running workload has a process to itself).
-    #[arg(
-        long = "isolate-workers-per-host",
-        env = "VULCAN_ISOLATE_WORKERS_PER_HOST",
-        default_value_t = 1,
-        value_parser = at_least_one()
-    )]
-    pub workers_per_host: usize,
     /// Workloads a host runs before it is replaced (1: a fresh process per workload).
     #[arg(
         long = "isolate-recycle-after",
@@ -132,7 +125,9 @@ pub struct IsolateArgs {
         default_value_t = 512
     )]
     pub recycle_rss_mb: u64,
-    /// Memory cap (MiB) of one host process, by cgroup: V8 heaps, off-heap memory, Deno.
+    /// Memory cap (MiB) of one host process between workloads, by cgroup (Deno and its warm
+    /// worker), and the ceiling of the cap a workload runs under (`memory_mb` above what the
+    /// host held before it).
     #[arg(
         long = "isolate-host-memory-mb",
         env = "VULCAN_ISOLATE_HOST_MEMORY_MB",

@@ -61,9 +61,9 @@ fn isolate_config(args: &ServeArgs) -> IsolateConfig {
         pool: PoolSettings {
             hosts: isolate.hosts(),
             spares: isolate.spares,
-            per_host: isolate.workers_per_host,
             recycle_after: isolate.recycle_after,
             recycle_rss_bytes: isolate.recycle_rss_mb << 20,
+            heap_mb: args.limits.memory_mb,
         },
         host_memory_mb: isolate.host_memory_mb,
         host_max_pids: isolate.host_max_pids,

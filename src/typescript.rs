@@ -1,10 +1,12 @@
-//! TypeScript to JavaScript for tiers without a TypeScript front end (the wasm tier).
+//! TypeScript to JavaScript, for every tier: the same front end on both, so a workload's
+//! TypeScript errors and positions do not depend on where it runs.
 //!
 //! Types are replaced by white space (`swc_ts_fast_strip`, strip-only mode), so every line
 //! and column of the output is the same as in the user's TypeScript and error positions
 //! need no source map. Syntax that cannot be erased (enums, namespaces, parameter
 //! properties) falls back to a full transform, whose positions may shift.
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use swc_common::errors::{DiagnosticBuilder, Emitter, Handler};
@@ -12,7 +14,15 @@ use swc_common::sync::Lrc;
 use swc_common::{GLOBALS, Globals, SourceMap, Span};
 use swc_ts_fast_strip::{ErrorCode, Mode, Options};
 
-use crate::backend::WorkloadError;
+use crate::backend::{Language, WorkloadError};
+
+/// A workload's code as JavaScript: as it is, or TypeScript with its types stripped.
+pub fn javascript(code: &str, language: Language) -> Result<Cow<'_, str>, WorkloadError> {
+    match language {
+        Language::Javascript => Ok(Cow::Borrowed(code)),
+        Language::Typescript => strip_types(code).map(Cow::Owned),
+    }
+}
 
 /// Strips TypeScript types from an ES module, or explains the syntax error.
 pub fn strip_types(source: &str) -> Result<String, WorkloadError> {

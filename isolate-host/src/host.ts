@@ -1,47 +1,91 @@
 /**
- * The host's state: how many workloads run, how many were served, and whether the host is
- * poisoned (a worker it could not stop is still running; the agent must replace the process).
- * Once poisoned it stays poisoned, and refuses new workloads.
+ * The host's state and its three requests (`frames.ts` carries them):
+ *
+ * - `run`: the one workload of the warm isolate → its answer (`workload.ts`), whatever the
+ *   status; refused with `no_warm_isolate` if none is ready, `poisoned` once poisoned.
+ * - `prepare`: makes the next warm isolate once the last one is really gone → its creation
+ *   time; `poisoned` if the last one did not stop.
+ * - `health` → pid, workloads served, poisoned, whether a warm isolate is ready.
+ *
+ * Poisoned means an isolate the host could not stop may still run: the agent must replace the
+ * process. Once poisoned the host stays poisoned and runs nothing more.
  */
-import type { ExecuteRequest, ExecuteResponse, HealthResponse } from "./protocol.ts";
-import type { WarmPool } from "./warm_pool.ts";
-import { runOnWorker } from "./workload.ts";
+import type {
+  ErrorAnswer,
+  HealthAnswer,
+  PrepareAnswer,
+  RunAnswer,
+  RunHead,
+} from "./protocol.ts";
+import { parseRunHead } from "./request.ts";
+import type { Warm } from "./warm.ts";
+import { runOnIsolate } from "./workload.ts";
 
-export type Admission = "admitted" | "overloaded" | "poisoned";
+export interface Answer {
+  head: RunAnswer | PrepareAnswer | HealthAnswer | ErrorAnswer;
+  payload?: Uint8Array;
+}
 
 export class Host {
-  #active = 0;
   #served = 0;
   #poisoned = false;
+  /** Whether the last workload's isolate stopped once it was answered. */
+  #settled: Promise<boolean> = Promise.resolve(true);
 
-  constructor(readonly pool: WarmPool, readonly maxConcurrent: number) {}
+  constructor(readonly warm: Warm) {}
 
-  admission(): Admission {
-    if (this.#poisoned) return "poisoned";
-    return this.#active >= this.maxConcurrent ? "overloaded" : "admitted";
-  }
-
-  async execute(request: ExecuteRequest): Promise<ExecuteResponse> {
-    this.#active += 1;
-    try {
-      const { response, poisoned } = await runOnWorker(this.pool.take(request.memory_mb), request);
-      this.#poisoned ||= poisoned;
-      return { ...response, poisoned: this.#poisoned };
-    } finally {
-      this.#active -= 1;
-      this.#served += 1;
-      this.pool.refillSoon();
+  async handle(head: unknown, payload: Uint8Array): Promise<Answer> {
+    const type = (head as { type?: unknown } | null)?.type;
+    switch (type) {
+      case "run": {
+        const parsed = parseRunHead(head);
+        return parsed.ok ? await this.#run(parsed.head, payload) : refuse("invalid_request", parsed.message);
+      }
+      case "prepare":
+        return await this.#prepare();
+      case "health":
+        return { head: this.#health() };
+      default:
+        return refuse("invalid_request", `unknown request type ${JSON.stringify(type)}`);
     }
   }
 
-  health(): HealthResponse {
+  async #run(head: RunHead, job: Uint8Array): Promise<Answer> {
+    if (this.#poisoned) return poisoned();
+    const warm = this.warm.take();
+    if (!warm) return refuse("no_warm_isolate", "no warm isolate is ready: send prepare first");
+    const finished = await runOnIsolate(warm, head, job);
+    this.#served += 1;
+    this.#poisoned ||= finished.answer.poisoned;
+    this.#settled = finished.settled;
+    return { head: finished.answer, payload: finished.output };
+  }
+
+  async #prepare(): Promise<Answer> {
+    this.#poisoned ||= !(await this.#settled);
+    if (this.#poisoned) return poisoned();
+    try {
+      const warm = await this.warm.prepare();
+      return { head: { worker_create_ms: warm.createMs } };
+    } catch (error) {
+      return refuse("worker_failed", (error as Error).message);
+    }
+  }
+
+  #health(): HealthAnswer {
     return {
-      ok: true,
       pid: Deno.pid,
-      active: this.#active,
       served: this.#served,
       poisoned: this.#poisoned,
-      rss_bytes: Deno.memoryUsage().rss,
+      warm: this.warm.isReady,
     };
   }
+}
+
+function refuse(code: string, message: string): Answer {
+  return { head: { error: { code, message } } };
+}
+
+function poisoned(): Answer {
+  return refuse("poisoned", "an isolate of this host may still run: replace the host");
 }

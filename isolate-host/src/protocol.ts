@@ -1,24 +1,24 @@
 /**
- * The shapes that cross a boundary: the agent's HTTP requests and answers, and the messages
- * between the host and a workload worker. Types only, so `worker/` can import them too (a type
- * import is erased before the worker loads).
+ * The shapes that cross a boundary: the agent's frames (`frames.ts`) and the messages between
+ * the host and a workload's worker. Types only, so `worker/` can import them too (a type import
+ * is erased before the worker loads).
  *
  * Every message from a worker is hostile input: the workload shares the worker's isolate and can
- * post anything on its port. `src/worker_message.ts` checks each one before it is used.
+ * post anything to the host. `src/worker_message.ts` checks each one before it is used.
  */
 
-export type Language = "javascript" | "typescript";
-
-export type Status = "succeeded" | "error" | "timeout" | "memory_limit" | "output_limit";
+export type Status = "succeeded" | "error" | "timeout" | "output_limit";
 
 export type LogLevel = "log" | "info" | "warn" | "error" | "debug";
 
-/** `POST /execute`, after validation (`src/request.ts`). */
-export interface ExecuteRequest {
-  code: string;
-  language: Language;
-  /** Any JSON value; `null` when absent. */
-  input: unknown;
+// --- agent → host: frame heads -----------------------------------------------------------
+
+/**
+ * Run one workload on the warm worker. The payload is the UTF-8 JSON text of
+ * `{"code": <JavaScript>, "input": <any JSON value>}`, handed to the worker unread.
+ */
+export interface RunHead {
+  type: "run";
   /** Wall-clock budget from the moment the worker is handed the workload. */
   timeout_ms: number;
   /** Cap on the UTF-8 bytes of the output's JSON text. */
@@ -27,9 +27,24 @@ export interface ExecuteRequest {
   max_log_bytes: number;
   /** Cap on the number of kept log entries. */
   max_log_lines: number;
-  /** Heap limit of the worker; the host's `--heap-mb` when absent. */
-  memory_mb: number;
+  /** What errors call the module: `workload.js`, or `workload.ts` for stripped TypeScript. */
+  module_name: ModuleDisplayName;
 }
+
+export type ModuleDisplayName = "workload.js" | "workload.ts";
+
+/** Make the next warm worker (the agent asks once it has reset the host's memory cap). */
+export interface PrepareHead {
+  type: "prepare";
+}
+
+export interface HealthHead {
+  type: "health";
+}
+
+export type RequestHead = RunHead | PrepareHead | HealthHead;
+
+// --- host → agent: answer heads ----------------------------------------------------------
 
 export interface ErrorInfo {
   name: string;
@@ -52,62 +67,82 @@ export interface HeapStats {
   external_bytes: number;
 }
 
-export interface ExecuteMetadata extends HeapStats {
-  /** Time the host's thread spent creating the worker for this request; 0 when it was warm. */
+export interface RunMetadata extends HeapStats {
+  /** How long the worker took to be created and warmed up, before it was offered. */
   worker_create_ms: number;
-  /** How long the warm worker waited before this request took it; 0 when it was created for it. */
+  /** How long the warm worker waited for this workload. */
   warm_age_ms: number;
 }
 
-/** The answer to `POST /execute`, whatever the status. */
-export interface ExecuteResponse {
+/**
+ * The answer to `run`, whatever the status. Its payload is the output's JSON text when
+ * `succeeded` (the workload's own bytes, checked by the agent), and empty otherwise.
+ */
+export interface RunAnswer {
   status: Status;
-  output: unknown;
   error: ErrorInfo | null;
   logs: LogEntry[];
   logs_truncated: boolean;
   duration_ms: number;
-  /** The host can no longer be trusted to stay healthy: replace it. */
+  /** A worker the host could not stop may still run: the agent must replace the host. */
   poisoned: boolean;
-  metadata: ExecuteMetadata;
+  metadata: RunMetadata;
 }
 
-/** The answer to `GET /health`. */
-export interface HealthResponse {
-  ok: true;
+/** The answer to `prepare`: the warm worker is ready. */
+export interface PrepareAnswer {
+  worker_create_ms: number;
+}
+
+/** The answer to `health`. */
+export interface HealthAnswer {
   pid: number;
-  active: number;
   served: number;
   poisoned: boolean;
-  rss_bytes: number;
+  warm: boolean;
 }
 
-// --- host → worker ---------------------------------------------------------------------------
+/** Any request the host refuses. */
+export interface ErrorAnswer {
+  error: { code: string; message: string };
+}
+
+// --- host → worker -----------------------------------------------------------------------
 
 /** The one workload a worker runs. */
 export interface RunMessage {
   type: "run";
-  code: string;
-  language: Language;
-  input: unknown;
+  /** The run frame's payload, unread by the host. */
+  job: Uint8Array;
+  module_name: ModuleDisplayName;
   max_output_bytes: number;
   max_log_bytes: number;
   max_log_lines: number;
 }
 
-/** Sent at the deadline: the worker exits at once if its event loop is free. */
+/** Sent at the deadline and after an answer: the worker closes at once if its loop is free. */
 export interface StopMessage {
   type: "stop";
+  /** Echoed in `stopped`: fresh for each request, so no workload can answer in advance. */
+  nonce: string;
 }
 
-/** Sent once a worker is created: its first message warms the message path up. */
+/**
+ * Sent once the worker is created: it warms up (its first message costs ~1.5 ms more than the
+ * next ones, the first module import ~1 ms more) and answers `ready`.
+ */
 export interface PingMessage {
   type: "ping";
 }
 
-export type HostMessage = RunMessage | StopMessage | PingMessage;
+export type HostMessage = PingMessage | RunMessage | StopMessage;
 
-// --- worker → host ---------------------------------------------------------------------------
+// --- worker → host -----------------------------------------------------------------------
+
+/** Warmed up: the worker may be offered to a workload. */
+export interface ReadyMessage {
+  type: "ready";
+}
 
 /** One kept `console.*` call, sent as it happens so a timeout still has the logs before it. */
 export interface LogMessage {
@@ -124,21 +159,29 @@ export interface LogsTruncatedMessage {
 /** How the workload ended, as far as the worker can tell. */
 export interface ResultMessage {
   type: "result";
-  status: "succeeded" | "error" | "output_limit" | "memory_limit";
-  /** The output's JSON text, when `succeeded`. */
-  output_json: string | null;
-  /** UTF-8 bytes of the output's JSON text, when `output_limit`. */
-  output_bytes: number | null;
-  error: ErrorInfo | null;
+  outcome:
+    | { status: "succeeded"; output: Uint8Array }
+    | { status: "output_limit"; output_bytes: number }
+    | { status: "error"; error: ErrorInfo };
   heap: HeapStats;
 }
 
-/**
- * Sent once, when the worker has loaded its modules and warmed up (before any workload): the
- * pool then releases the worker's module URLs. A workload's run ignores it.
- */
-export interface ReadyMessage {
-  type: "ready";
+/** The workload called `Deno.exit()` or `close()`: the worker is ending. */
+export interface ExitedMessage {
+  type: "exited";
+  code: number;
 }
 
-export type WorkerMessage = ReadyMessage | LogMessage | LogsTruncatedMessage | ResultMessage;
+/** The answer to `stop`: the worker is closing with nothing of it left running. */
+export interface StoppedMessage {
+  type: "stopped";
+  nonce: string;
+}
+
+export type WorkerMessage =
+  | ReadyMessage
+  | LogMessage
+  | LogsTruncatedMessage
+  | ResultMessage
+  | ExitedMessage
+  | StoppedMessage;

@@ -1,58 +1,40 @@
 /**
- * The HTTP routes, served on the Unix socket:
- *
- * - `POST /execute` → 200 with the outcome, whatever the status; 400 `invalid_json` /
- *   `invalid_request`; 429 `overloaded` (already `--max-concurrent` workloads running);
- *   503 `poisoned` (the host must be replaced).
- * - `GET /health` → 200.
- * - anything else → 404 `not_found` or 405 `method_not_allowed`.
- *
- * Errors are `{"error": {"code", "message"}}`, the agent's own shape.
+ * Serves the agent's connections on the host's socket, one at a time: reads a request frame,
+ * answers it, and reads the next. A connection whose framing breaks is answered with an error
+ * and closed (its byte stream cannot be trusted to find the next frame).
  */
+import { FrameReader, writeFrame } from "./frames.ts";
 import type { Host } from "./host.ts";
-import { parseExecuteRequest } from "./request.ts";
 
-export function handler(host: Host, defaultMemoryMb: number) {
-  return async (request: Request): Promise<Response> => {
-    const { pathname } = new URL(request.url);
-    const route = ROUTES[pathname];
-    if (!route) return failure(404, "not_found", `no route ${pathname}`);
-    if (request.method !== route) {
-      return failure(405, "method_not_allowed", `${pathname} takes ${route}`);
-    }
-    if (route === "GET") return json(200, host.health());
-
-    let body: unknown;
+export async function serve(listener: Deno.Listener, host: Host): Promise<void> {
+  for await (const conn of listener) {
     try {
-      body = await request.json();
-    } catch {
-      return failure(400, "invalid_json", "the body is not JSON");
+      await serveConnection(conn, host);
+    } catch (error) {
+      console.error("isolate-host: connection failed:", error);
+    } finally {
+      try {
+        conn.close();
+      } catch {
+        // Already closed by the agent.
+      }
     }
-    const parsed = parseExecuteRequest(body, defaultMemoryMb);
-    if (!parsed.ok) return failure(400, "invalid_request", parsed.message);
-    switch (host.admission()) {
-      case "overloaded":
-        return failure(429, "overloaded", `${host.maxConcurrent} workloads are already running`);
-      case "poisoned":
-        return failure(503, "poisoned", "this host is poisoned and must be replaced");
-      case "admitted":
-        return json(200, await host.execute(parsed.request));
-    }
-  };
+  }
 }
 
-const ROUTES: Record<string, "GET" | "POST" | undefined> = {
-  "/execute": "POST",
-  "/health": "GET",
-};
-
-function failure(status: number, code: string, message: string): Response {
-  return json(status, { error: { code, message } });
-}
-
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json" },
-  });
+async function serveConnection(conn: Deno.Conn, host: Host): Promise<void> {
+  const frames = new FrameReader(conn);
+  while (true) {
+    let frame;
+    try {
+      frame = await frames.next();
+    } catch (error) {
+      const message = (error as Error).message;
+      await writeFrame(conn, { error: { code: "invalid_frame", message } });
+      return;
+    }
+    if (frame === null) return;
+    const answer = await host.handle(frame.head, frame.payload);
+    await writeFrame(conn, answer.head, answer.payload);
+  }
 }

@@ -1,34 +1,31 @@
 /**
  * Checks a message from a worker before the host uses it.
  *
- * The workload shares its worker's isolate and can post anything on the worker's port, so no
- * message is trusted: one of the wrong shape is dropped (`null`), strings are cut, and a result's
- * output must parse as JSON. A well-formed result the workload forged is no worse than the
- * workload returning that value; the host still applies every limit to it.
+ * The workload shares its worker's isolate and can post anything to the host, so no message is
+ * trusted: one of the wrong shape is dropped (`null`) and strings are cut. The output's bytes
+ * are passed on as they are; the agent parses them. A well-formed result the workload forged is
+ * no worse than the workload returning that value; every limit still applies to it.
  */
-import { utf8Length } from "../worker/log_budget.ts";
 import { MAX_TEXT_CHARS } from "../worker/error_info.ts";
 import type {
   ErrorInfo,
+  ExitedMessage,
   HeapStats,
   LogLevel,
   LogMessage,
   LogsTruncatedMessage,
-  ResultMessage,
 } from "./protocol.ts";
 
-/** A result whose output has been parsed and measured. */
-export interface CheckedResult {
-  type: "result";
-  status: ResultMessage["status"];
-  output: unknown;
-  /** UTF-8 bytes of the output's JSON text. */
-  output_bytes: number;
-  error: ErrorInfo | null;
-  heap: HeapStats;
-}
+/** A result whose shape has been checked. */
+export type CheckedResult =
+  & { type: "result"; heap: HeapStats }
+  & (
+    | { status: "succeeded"; output: Uint8Array }
+    | { status: "output_limit"; output_bytes: number }
+    | { status: "error"; error: ErrorInfo }
+  );
 
-export type CheckedMessage = LogMessage | LogsTruncatedMessage | CheckedResult;
+export type CheckedMessage = LogMessage | LogsTruncatedMessage | ExitedMessage | CheckedResult;
 
 const LOG_LEVELS: readonly unknown[] = ["log", "info", "warn", "error", "debug"];
 
@@ -40,36 +37,32 @@ export function checkWorkerMessage(value: unknown): CheckedMessage | null {
       return { type: "log", level: value.level as LogLevel, message: value.message };
     case "logs_truncated":
       return { type: "logs_truncated" };
+    case "exited":
+      return Number.isSafeInteger(value.code)
+        ? { type: "exited", code: value.code as number }
+        : null;
     case "result":
-      return checkResult(value);
+      return checkResult(value.outcome, value.heap);
     default:
       return null;
   }
 }
 
-function checkResult(value: Record<string, unknown>): CheckedResult | null {
-  const heap = checkHeap(value.heap);
-  if (!heap) return null;
-  const result = { type: "result", output: null, output_bytes: 0, error: null, heap } as const;
-  switch (value.status) {
-    case "succeeded": {
-      if (typeof value.output_json !== "string") return null;
-      try {
-        const output = JSON.parse(value.output_json);
-        const output_bytes = utf8Length(value.output_json);
-        return { ...result, status: "succeeded", output, output_bytes };
-      } catch {
-        return null;
-      }
-    }
+function checkResult(outcome: unknown, heapValue: unknown): CheckedResult | null {
+  const heap = checkHeap(heapValue);
+  if (!heap || !isRecord(outcome)) return null;
+  switch (outcome.status) {
+    case "succeeded":
+      return outcome.output instanceof Uint8Array
+        ? { type: "result", heap, status: "succeeded", output: outcome.output }
+        : null;
     case "output_limit":
-      if (!isCount(value.output_bytes)) return null;
-      return { ...result, status: "output_limit", output_bytes: value.output_bytes };
-    case "memory_limit":
-      return { ...result, status: "memory_limit" };
+      return isCount(outcome.output_bytes)
+        ? { type: "result", heap, status: "output_limit", output_bytes: outcome.output_bytes }
+        : null;
     case "error": {
-      const error = checkError(value.error);
-      return error ? { ...result, status: "error", error } : null;
+      const error = checkError(outcome.error);
+      return error ? { type: "result", heap, status: "error", error } : null;
     }
     default:
       return null;

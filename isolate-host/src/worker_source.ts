@@ -1,74 +1,71 @@
 /**
- * The modules every workload worker runs (`worker/`), read once at start and handed to each
- * new worker as fresh `blob:` URLs.
+ * The worker's runtime (`worker/`) as one JavaScript module in a `data:` URL, built once when
+ * the host starts (before it revokes its permissions, as it reads files).
  *
- * Once the host has revoked its permissions, neither it nor a worker can read a file, and a
- * worker loads even its static imports with its own (empty) permissions. So the sources are read
- * here, before revoking. For each worker, every module becomes a `blob:` URL in which its
- * sibling imports (`from "./x.ts"`) point at the siblings' URLs; the worker starts from a tiny
- * `data:` module importing the entry's URL (`node:worker_threads` takes only `file:` and `data:`
- * URLs). `import type` lines need no rewriting (Deno erases them), nor do `node:` imports; any
- * other import would fail in the worker.
+ * One self-contained module is the cheapest thing Deno can start a worker from: no module
+ * graph to resolve, no TypeScript to transpile, no file or blob to read for each worker
+ * (measured here: a worker from a file module costs about twice one from a `data:` URL).
  *
- * Why not `data:` URLs all the way (measured on Deno 2.9): a data: URL is its own source, and the
- * sibling URLs nest inside the entry's, 62 KB of specifiers in all; every later dynamic
- * `import()` in that worker (the workload's, when Deno's loader loads it) then costs time in
- * proportion: 1.7 ms for a trivial module, against 0.6 ms with blob: URLs. Workers also boot
- * faster (a first run on a worker made for it: 56 → 24 ms).
- *
- * Blob URLs are process-wide: any worker that knew one could revoke it. So each worker gets
- * URLs of its own (random, never shown to another worker), revoked by the pool as soon as the
- * worker has loaded them.
+ * The bundling is deliberately small, for code written to its rules (checked, not assumed):
+ * sibling imports are `import { a, b } from "./x.ts";` only, exports are `export function`,
+ * `export async function`, `export const`, `export let` or `export class` only, and only the
+ * entry module may use top-level `await`. Types are stripped in place; each module but the
+ * entry becomes a function scope returning its exports, evaluated once, in dependency order,
+ * before the entry's own code. Comments and spare white space are dropped (`compact.ts`): each
+ * worker parses the bundle anew.
  */
+import { stripTypeScriptTypes } from "node:module";
+import { compact } from "./compact.ts";
 
-const SIBLING_IMPORT = /from "\.\/([\w-]+\.ts)"/g;
+const SIBLING_IMPORT = /import\s*\{([^}]*)\}\s*from\s*"\.\/([\w-]+)\.ts";/g;
+const OTHER_IMPORT = /^\s*import\b/m;
+const EXPORT = /^export (async function|function|const|let|class) (\w+)/gm;
+const OTHER_EXPORT = /^\s*export\b/m;
 
-/** One worker's entry URL, and how to release the blob: URLs behind it. */
-export interface WorkerEntry {
-  url: URL;
-  revoke(): void;
+/** Reads `entry` and its sibling modules; returns the `data:` URL of their bundle. */
+export function workerSource(entry = new URL("../worker/main.ts", import.meta.url)): string {
+  const modules: string[] = [];
+  const done = new Map<string, string>();
+  const linking = new Set<string>();
+
+  /** Adds `file` (after its own imports) to `modules`; returns the variable holding it. */
+  const add = (file: URL, isEntry: boolean): string => {
+    const known = done.get(file.href);
+    if (known) return known;
+    if (linking.has(file.href)) throw new Error(`import cycle through ${file.href}`);
+    linking.add(file.href);
+    let code = stripTypeScriptTypes(Deno.readTextFileSync(file), { mode: "strip" });
+    code = code.replace(SIBLING_IMPORT, (_, names: string, sibling: string) => {
+      const variable = add(new URL(`${sibling}.ts`, file), false);
+      return `const {${checkedNames(names, file)}} = ${variable};`;
+    });
+    if (OTHER_IMPORT.test(code)) throw new Error(`${file.href}: an import the bundle cannot take`);
+    const exported: string[] = [];
+    code = code.replace(EXPORT, (_, kind: string, name: string) => {
+      exported.push(name);
+      return `${kind} ${name}`;
+    });
+    if (OTHER_EXPORT.test(code)) throw new Error(`${file.href}: an export the bundle cannot take`);
+    const variable = `__module${done.size}`;
+    modules.push(
+      isEntry ? code : `const ${variable} = (() => {\n${code}\nreturn { ${exported.join(", ")} };\n})();`,
+    );
+    done.set(file.href, variable);
+    linking.delete(file.href);
+    return variable;
+  };
+  add(entry, true);
+  const bundle = compact(modules.join("\n"));
+  // `text/javascript`: workload modules are `application/javascript` (`worker/intrinsics.ts`),
+  // so a stack frame tells the two apart.
+  return `data:text/javascript,${encodeURIComponent(bundle)}`;
 }
 
-export class WorkerSource {
-  /** Source of every module, by its file URL. */
-  readonly #sources = new Map<string, string>();
-  readonly #entry: string;
-
-  constructor(entry = new URL("../worker/main.ts", import.meta.url)) {
-    const linking = new Set<string>();
-    const read = (file: URL) => {
-      if (this.#sources.has(file.href)) return;
-      if (linking.has(file.href)) throw new Error(`import cycle through ${file.href}`);
-      linking.add(file.href);
-      const source = Deno.readTextFileSync(file);
-      for (const [, name] of source.matchAll(SIBLING_IMPORT)) read(new URL(name, file));
-      this.#sources.set(file.href, source);
-    };
-    read(entry);
-    this.#entry = entry.href;
+/** `a, b` of a sibling import, refusing renames (`a as b`) the bundle does not take. */
+function checkedNames(names: string, file: URL): string {
+  const list = names.split(",").map((name) => name.trim()).filter((name) => name);
+  for (const name of list) {
+    if (!/^\w+$/.test(name)) throw new Error(`${file.href}: cannot bundle import of ${name}`);
   }
-
-  /** Fresh blob: URLs for one worker; a module imported twice gets one URL (one instance). */
-  entry(): WorkerEntry {
-    const urls = new Map<string, string>();
-    const link = (file: string): string => {
-      const known = urls.get(file);
-      if (known) return known;
-      const source = this.#sources.get(file)!.replace(
-        SIBLING_IMPORT,
-        (_, name: string) => `from "${link(new URL(name, file).href)}"`,
-      );
-      const url = URL.createObjectURL(new Blob([source], { type: "application/typescript" }));
-      urls.set(file, url);
-      return url;
-    };
-    const main = link(this.#entry);
-    return {
-      url: new URL(`data:application/javascript,${encodeURIComponent(`import "${main}";`)}`),
-      revoke: () => {
-        for (const url of urls.values()) URL.revokeObjectURL(url);
-        urls.clear();
-      },
-    };
-  }
+  return list.join(", ");
 }

@@ -1,11 +1,13 @@
 /**
  * Starts the real host as a subprocess, exactly as README.md tells the agent to (`hostCommand`),
- * on a socket in a fresh temporary directory, and talks to it over that socket.
+ * on a socket in a fresh temporary directory, and talks to it over that socket with the
+ * agent's framing.
  */
-import type { ExecuteResponse, HealthResponse } from "../src/protocol.ts";
+import { FrameReader, writeFrame } from "../src/frames.ts";
+import type { HealthAnswer, PrepareAnswer, RunAnswer } from "../src/protocol.ts";
 
 export interface HostOptions {
-  maxConcurrent?: number;
+  /** The workers' heap limit (`--v8-flags=--max-old-space-size`), MiB. */
   heapMb?: number;
   /** `--exit-on-stdin-eof`, with stdin a pipe the test holds (as the agent runs hosts). */
   exitOnStdinEof?: boolean;
@@ -24,6 +26,7 @@ export function hostCommand(dir: string, options: HostOptions = {}): Deno.Comman
     "--no-lock",
     "--no-code-cache",
     "--unstable-worker-options",
+    `--v8-flags=--max-old-space-size=${options.heapMb ?? 64}`,
     `--allow-read=${hostDir}/worker,${socket}`,
     `--allow-write=${socket}`,
     `--allow-net=unix:${socket}`,
@@ -31,8 +34,6 @@ export function hostCommand(dir: string, options: HostOptions = {}): Deno.Comman
     "--socket",
     socket,
   ];
-  if (options.maxConcurrent) args.push("--max-concurrent", String(options.maxConcurrent));
-  if (options.heapMb) args.push("--heap-mb", String(options.heapMb));
   if (options.exitOnStdinEof) args.push("--exit-on-stdin-eof");
   return {
     args,
@@ -57,10 +58,15 @@ export const DEFAULT_LIMITS = {
   max_output_bytes: 1_048_576,
   max_log_bytes: 65_536,
   max_log_lines: 1_000,
+  module_name: "workload.js",
 };
 
+/** A run's answer with its output parsed (`null` when the payload is empty). */
+export type Executed = RunAnswer & { output: unknown };
+
 export class RunningHost {
-  readonly #client: Deno.HttpClient;
+  #conn: Deno.UnixConn | null = null;
+  #frames: FrameReader | null = null;
 
   constructor(
     readonly child: Deno.ChildProcess,
@@ -68,38 +74,58 @@ export class RunningHost {
     readonly socket: string,
     readonly dir: string,
     readonly stderr: () => string,
-  ) {
-    this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
-  }
+  ) {}
 
-  request(path: string, init: RequestInit = {}): Promise<Response> {
-    return fetch(`http://host${path}`, { ...init, client: this.#client });
-  }
-
-  /** Runs `code` and returns the decoded answer; fails the test unless the status is 200. */
-  async execute(
-    code: string,
-    fields: Record<string, unknown> = {},
-  ): Promise<ExecuteResponse> {
-    const response = await this.post({ code, ...DEFAULT_LIMITS, ...fields });
-    const body = await response.json();
-    if (response.status !== 200) {
-      throw new Error(`execute answered ${response.status}: ${JSON.stringify(body)}`);
+  /** One request and its answer, on the kept connection. */
+  async request(
+    head: unknown,
+    payload?: Uint8Array,
+  ): Promise<{ head: Record<string, unknown>; payload: Uint8Array }> {
+    if (!this.#conn) {
+      this.#conn = await Deno.connect({ transport: "unix", path: this.socket });
+      this.#frames = new FrameReader(this.#conn);
     }
-    return body;
+    await writeFrame(this.#conn, head, payload);
+    const answer = await this.#frames!.next();
+    if (!answer) throw new Error("the host closed the connection");
+    return { head: answer.head as Record<string, unknown>, payload: answer.payload.slice() };
   }
 
-  post(body: unknown): Promise<Response> {
-    return this.request("/execute", { method: "POST", body: JSON.stringify(body) });
+  /**
+   * Runs `code` (fields override the default limits; `input` goes in the payload) and then,
+   * as the agent does, prepares the next warm worker unless the host is poisoned. Fails the
+   * test if the host refuses the run.
+   */
+  async execute(code: string, fields: Record<string, unknown> = {}): Promise<Executed> {
+    const { input = null, ...limits } = fields;
+    const job = new TextEncoder().encode(JSON.stringify({ code, input }));
+    const answer = await this.request({ type: "run", ...DEFAULT_LIMITS, ...limits }, job);
+    if ("error" in answer.head && !("status" in answer.head)) {
+      throw new Error(`run refused: ${JSON.stringify(answer.head)}`);
+    }
+    const run = answer.head as unknown as RunAnswer;
+    const output = answer.payload.length
+      ? JSON.parse(new TextDecoder().decode(answer.payload))
+      : null;
+    if (!run.poisoned) await this.prepare();
+    return { ...run, output };
   }
 
-  async health(): Promise<HealthResponse> {
-    return await (await this.request("/health")).json();
+  async prepare(): Promise<PrepareAnswer & { error?: { code: string } }> {
+    return (await this.request({ type: "prepare" })).head as unknown as PrepareAnswer;
   }
 
-  /** SIGKILLs the host (SIGTERM waits for busy workers) and removes its directory. */
+  async health(): Promise<HealthAnswer> {
+    return (await this.request({ type: "health" })).head as unknown as HealthAnswer;
+  }
+
+  /** SIGKILLs the host and removes its directory. */
   async stop(): Promise<void> {
-    this.#client.close();
+    try {
+      this.#conn?.close();
+    } catch {
+      // Already closed.
+    }
     try {
       this.child.kill("SIGKILL");
     } catch {

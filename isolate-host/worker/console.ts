@@ -5,29 +5,32 @@
  *
  * Each entry goes to `emit` as it happens; once `emit` refuses one (the log budget closed),
  * later calls return before formatting anything, so a flood costs neither memory nor time.
+ * Workload code calls it, so it uses only captured built-ins.
  */
 import type { LogLevel } from "../src/protocol.ts";
+import {
+  ErrorPrototype,
+  JSONStringify,
+  ObjectDefineProperty,
+  ObjectPrototypeIsPrototypeOf,
+  StringCtor,
+} from "./intrinsics.ts";
 
 const LEVELS: readonly LogLevel[] = ["log", "info", "warn", "error", "debug"];
-
-// Captured before any workload code runs, so a workload that replaces them breaks only itself.
-const stringify = JSON.stringify;
-const ErrorCtor = Error;
-const StringCtor = String;
-const defineProperty = Object.defineProperty;
 
 /** Takes one entry; returns whether it was kept. */
 export type Emit = (level: LogLevel, message: string) => boolean;
 
 /**
- * Replaces `globalThis.console`, once per worker (redefining a global is slow in V8), and
- * returns what points it at a run's `emit`. Entries made before that are dropped.
+ * Replaces `globalThis.console`, once per worker (before any workload code; the warm-up uses it
+ * too), and returns what points it at a run's `emit`. Entries made before that are dropped.
  */
 export function installConsole(): (emit: Emit) => void {
   let emit: Emit | null = null;
   let open = true;
   const console = {};
-  for (const level of LEVELS) {
+  for (let i = 0; i < LEVELS.length; i++) {
+    const level = LEVELS[i];
     define(console, level, (...args: unknown[]) => {
       if (!open || !emit) return;
       let message = "";
@@ -46,8 +49,11 @@ export function installConsole(): (emit: Emit) => void {
 export function show(value: unknown): string {
   if (typeof value === "string") return value;
   try {
-    if (value instanceof ErrorCtor) return `${value.name}: ${value.message}`;
-    const json = stringify(value);
+    if (isObject(value) && ObjectPrototypeIsPrototypeOf(ErrorPrototype, value)) {
+      const error = value as Error;
+      return `${error.name}: ${error.message}`;
+    }
+    const json = JSONStringify(value);
     if (json !== undefined) return json;
   } catch {
     // Not JSON-serialisable (BigInt, a cycle) or a throwing getter: String below.
@@ -59,6 +65,15 @@ export function show(value: unknown): string {
   }
 }
 
+function isObject(value: unknown): value is object {
+  return (typeof value === "object" && value !== null) || typeof value === "function";
+}
+
 function define(target: object, name: string, value: unknown): void {
-  defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
+  ObjectDefineProperty(target, name, {
+    value,
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
 }

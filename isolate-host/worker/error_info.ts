@@ -2,41 +2,54 @@
  * What a workload threw, as the `ErrorInfo` the host reports: name, message, and the 1-based
  * line and column in the submitted source.
  *
- * Two shapes reach here. An exception the workload raised carries its position in its stack
- * (`at f (vm:workload.js:4:27)`, or `blob:null/…:4:27` when Deno's loader loaded it; TypeScript
- * positions are the source's either way). An error that stopped the module from loading (always
- * by Deno's loader, see `run.ts`) carries it at the end of its message instead: a V8 early error
- * is a `SyntaxError` ending `at blob:null/…:1:40`; Deno's own parse errors and refused imports
- * are a `TypeError` whose message ends with a line `    at blob:null/…:3:10`, and a parse
+ * The module's URL is a `data:application/javascript,…` one (which Deno abbreviates in stack
+ * frames) or a `blob:null/…` one (see `moduleUrl`); either way its frames start with a known
+ * prefix, and the first `:` after it begins the position. Two shapes reach here. An exception
+ * the workload raised carries its position in its stack (`at f (<module>:4:27)`). An error
+ * that stopped the module from loading carries it at the end of its message instead: a V8 early
+ * error is a `SyntaxError` ending `at <module>:1:40`; Deno's own parse errors and refused
+ * imports are a `TypeError` whose message ends with a line `    at <module>:3:10`, and a parse
  * error's message starts with `SyntaxError: `, so it is reported under that name.
  *
- * Reading a thrown value may run workload code (getters, `toString`); whatever that code does,
- * the description degrades to fewer fields instead of failing. Message and stack are cut at
- * `MAX_TEXT_CHARS`, and the module's URL is replaced by `workload.js` / `workload.ts`.
+ * This runs after workload code, which may have replaced any built-in, so it uses only the
+ * captured ones (`intrinsics.ts`) and no regular expressions. Reading a thrown value may run
+ * workload code (getters, `toString`); whatever that code does, the description degrades to
+ * fewer fields instead of failing. Message and stack are cut at `MAX_TEXT_CHARS`, and the
+ * module's name in frames is replaced by its display name (`workload.js` / `workload.ts`).
  */
 import type { ErrorInfo } from "../src/protocol.ts";
+import {
+  ErrorPrototype,
+  moduleFramePrefix,
+  ObjectPrototypeIsPrototypeOf,
+  StringCtor,
+  StringPrototypeCharCodeAt,
+  StringPrototypeIncludes,
+  StringPrototypeIndexOf,
+  StringPrototypeLastIndexOf,
+  StringPrototypeSlice,
+  StringPrototypeStartsWith,
+  StringPrototypeTrimEnd,
+} from "./intrinsics.ts";
 
 /** Longest message or stack kept, in UTF-16 code units. */
 export const MAX_TEXT_CHARS = 16_384;
 
 /** The workload module as errors name it. */
 export interface ModuleName {
-  /** The URL it was imported from. */
+  /** The URL it was imported from (`moduleUrl`). */
   url: string;
   /** What to call it instead: `workload.js` or `workload.ts`. */
   display: string;
 }
 
-const ErrorCtor = Error;
-const StringCtor = String;
-// deno-lint-ignore no-control-regex -- Deno colours load errors with ANSI escapes; they go.
-const ANSI_ESCAPES = /\u001b\[[0-9;]*m/g;
-/**
- * A frame of the worker's own code: its modules are `blob:` URLs (`src/worker_source.ts`), as is
- * the workload when Deno's loader loads it (its frames are kept), and `run.ts` evaluates modules
- * in place through Deno's `node:vm`.
- */
-const RUNTIME_FRAME = /^\s+at .*(blob:|ext:deno_node\/vm\.js)/;
+interface Position {
+  line: number;
+  column: number;
+}
+
+/** What marks a frame of the runtime's own code (the worker's bundle, Deno's `ext:` modules). */
+const RUNTIME_FRAMES = ["(data:text/javascript,", "(ext:", "at data:text/javascript,", "at ext:"];
 
 export function describeError(thrown: unknown, module: ModuleName): ErrorInfo {
   if (!isError(thrown)) {
@@ -46,67 +59,134 @@ export function describeError(thrown: unknown, module: ModuleName): ErrorInfo {
   const name = text(() => error.name) ?? "Error";
   const message = text(() => error.message) ?? "";
   const stack = text(() => error.stack);
-  const loadFailure = splitLoadFailure(message, module);
+  const prefix = moduleFramePrefix(module.url);
+  const loadFailure = splitLoadFailure(message, prefix);
   if (loadFailure) {
     const { line, column } = loadFailure;
-    const [realName, realMessage] = loadFailure.message.startsWith("SyntaxError: ")
-      ? ["SyntaxError", loadFailure.message.slice("SyntaxError: ".length)]
-      : [name, loadFailure.message];
+    const prefix = "SyntaxError: ";
+    const syntax = StringPrototypeStartsWith(loadFailure.message, prefix);
+    const realName = syntax ? "SyntaxError" : name;
+    const realMessage = syntax
+      ? StringPrototypeSlice(loadFailure.message, prefix.length)
+      : loadFailure.message;
     const at = `    at ${module.display}:${line}:${column}`;
     return info(realName, realMessage, { line, column }, `${realName}: ${realMessage}\n${at}`);
   }
-  const shownStack = stack === null ? null : cleanStack(stack, module);
-  return info(name, message, firstPosition(stack ?? "", module.url), shownStack);
-}
-
-interface Position {
-  line: number;
-  column: number;
+  const shownStack = stack === null ? null : cleanStack(stack, prefix, module.display);
+  return info(name, message, firstPosition(stack ?? "", prefix), shownStack);
 }
 
 /**
- * A message that ends with `at <module url>:L:C`: its first line, without that suffix, and the
+ * A message that ends with `at <module>:L:C`: its first line, without that suffix, and the
  * position. Deno's parser puts the position on a line of its own after a code frame; V8's
  * early errors (`Unexpected reserved word at …`) append it to the message.
  */
 function splitLoadFailure(
   message: string,
-  module: ModuleName,
+  prefix: string,
 ): (Position & { message: string }) | null {
-  const plain = message.replace(ANSI_ESCAPES, "");
-  const marker = ` at ${module.url}:`;
-  const at = plain.lastIndexOf(marker);
+  const plain = withoutAnsiEscapes(message);
+  const at = StringPrototypeLastIndexOf(plain, ` at ${prefix}`);
   if (at < 0) return null;
-  const position = parsePosition(plain.slice(at + marker.length));
+  const position = positionAfter(plain, at + 4 + prefix.length);
   if (!position) return null;
-  return { ...position, message: plain.slice(0, at).trimEnd().split("\n")[0] };
+  const before = StringPrototypeTrimEnd(StringPrototypeSlice(plain, 0, at));
+  const newline = StringPrototypeIndexOf(before, "\n");
+  return { ...position, message: newline < 0 ? before : StringPrototypeSlice(before, 0, newline) };
 }
 
 /** The position in the first stack frame that is in the workload's module. */
-function firstPosition(stack: string, url: string): Position | null {
+function firstPosition(stack: string, prefix: string): Position | null {
   let from = 0;
   while (true) {
-    const at = stack.indexOf(`${url}:`, from);
+    const at = StringPrototypeIndexOf(stack, prefix, from);
     if (at < 0) return null;
-    const position = parsePosition(stack.slice(at + url.length + 1));
+    const position = positionAfter(stack, at + prefix.length);
     if (position) return position;
     from = at + 1;
   }
 }
 
-/** `12:34…` → line 12, column 34. */
-function parsePosition(text: string): Position | null {
-  const match = /^(\d+):(\d+)/.exec(text);
-  return match ? { line: Number(match[1]), column: Number(match[2]) } : null;
+/** The `L:C` after the first `:` from `from` (the end of a module's name in a frame). */
+function positionAfter(text: string, from: number): Position | null {
+  const colon = StringPrototypeIndexOf(text, ":", from);
+  return colon < 0 ? null : parsePosition(StringPrototypeSlice(text, colon + 1));
 }
 
-function cleanStack(stack: string, module: ModuleName): string {
-  return stack
-    .replace(ANSI_ESCAPES, "")
-    .split("\n")
-    .filter((line) => !RUNTIME_FRAME.test(line) || line.includes(`${module.url}:`))
-    .join("\n")
-    .replaceAll(module.url, module.display);
+/** `12:34…` → line 12, column 34. */
+function parsePosition(text: string): Position | null {
+  const line = leadingNumber(text, 0);
+  if (!line || StringPrototypeCharCodeAt(text, line.end) !== 0x3a /* : */) return null;
+  const column = leadingNumber(text, line.end + 1);
+  return column ? { line: line.value, column: column.value } : null;
+}
+
+/** The decimal number starting at `from`, and where it ends; null if there is none. */
+function leadingNumber(text: string, from: number): { value: number; end: number } | null {
+  let value = 0;
+  let end = from;
+  for (; end < text.length; end++) {
+    const digit = StringPrototypeCharCodeAt(text, end) - 0x30;
+    if (!(digit >= 0 && digit <= 9)) break;
+    value = value * 10 + digit;
+  }
+  return end > from ? { value, end } : null;
+}
+
+/** Keeps the workload's frames (and any line that is not a runtime frame), named `display`. */
+function cleanStack(stack: string, prefix: string, display: string): string {
+  const plain = withoutAnsiEscapes(stack);
+  let kept = "";
+  for (let start = 0; start <= plain.length;) {
+    let end = StringPrototypeIndexOf(plain, "\n", start);
+    if (end < 0) end = plain.length;
+    const line = StringPrototypeSlice(plain, start, end);
+    start = end + 1;
+    if (isRuntimeFrame(line) && !StringPrototypeIncludes(line, prefix)) continue;
+    kept += (kept ? "\n" : "") + renameModule(line, prefix, display);
+  }
+  return kept;
+}
+
+/**
+ * `line` with each name of the module (from `prefix` up to the `:` before its position)
+ * replaced by `display`. (`String.prototype.replace` would look up a replaceable
+ * `Symbol.replace`, even on a string pattern.)
+ */
+function renameModule(line: string, prefix: string, display: string): string {
+  let result = "";
+  let from = 0;
+  for (let at = StringPrototypeIndexOf(line, prefix); at >= 0;) {
+    const colon = StringPrototypeIndexOf(line, ":", at + prefix.length);
+    if (colon < 0) break;
+    result += StringPrototypeSlice(line, from, at) + display;
+    from = colon;
+    at = StringPrototypeIndexOf(line, prefix, from);
+  }
+  return result + StringPrototypeSlice(line, from);
+}
+
+function isRuntimeFrame(line: string): boolean {
+  for (let i = 0; i < RUNTIME_FRAMES.length; i++) {
+    if (StringPrototypeIncludes(line, RUNTIME_FRAMES[i])) return true;
+  }
+  return false;
+}
+
+/** `text` without terminal colour sequences (`ESC [ … m`), which some Deno errors carry. */
+function withoutAnsiEscapes(text: string): string {
+  let escape = StringPrototypeIndexOf(text, "\u001b[");
+  if (escape < 0) return text;
+  let plain = "";
+  let from = 0;
+  while (escape >= 0) {
+    plain += StringPrototypeSlice(text, from, escape);
+    const end = StringPrototypeIndexOf(text, "m", escape);
+    if (end < 0) return plain;
+    from = end + 1;
+    escape = StringPrototypeIndexOf(text, "\u001b[", from);
+  }
+  return plain + StringPrototypeSlice(text, from);
 }
 
 function info(
@@ -124,10 +204,11 @@ function info(
   };
 }
 
-/** `instanceof Error`, which a proxy's traps could make throw. */
+/** Whether `value` is an `Error`, by its prototype chain (a proxy's traps may throw). */
 function isError(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
   try {
-    return value instanceof ErrorCtor;
+    return ObjectPrototypeIsPrototypeOf(ErrorPrototype, value);
   } catch {
     return false;
   }
@@ -144,5 +225,5 @@ function text(read: () => unknown): string | null {
 }
 
 function cut(value: string): string {
-  return value.length > MAX_TEXT_CHARS ? value.slice(0, MAX_TEXT_CHARS) : value;
+  return value.length > MAX_TEXT_CHARS ? StringPrototypeSlice(value, 0, MAX_TEXT_CHARS) : value;
 }

@@ -5,13 +5,23 @@
  * Invariant: the admitted messages never exceed `maxLines` entries or `maxBytes` UTF-8 bytes in
  * total. The first message that does not fit closes the budget: it and every later one are
  * refused, and `truncated` is set. The same rule as the wasm tier's `Logs::push`.
+ *
+ * In the worker this runs after workload code, so it uses only captured built-ins.
  */
+import { StringPrototypeCharCodeAt } from "./intrinsics.ts";
+
 export class LogBudget {
   #lines = 0;
   #bytes = 0;
   #truncated = false;
 
-  constructor(readonly maxBytes: number, readonly maxLines: number) {}
+  readonly maxBytes: number;
+  readonly maxLines: number;
+
+  constructor(maxBytes: number, maxLines: number) {
+    this.maxBytes = maxBytes;
+    this.maxLines = maxLines;
+  }
 
   /** Whether `message` is kept; false from the first refusal on. */
   admit(message: string): boolean {
@@ -40,10 +50,10 @@ export class LogBudget {
 export function utf8Length(text: string, limit = Infinity): number {
   let bytes = 0;
   for (let i = 0; i < text.length && bytes <= limit; i++) {
-    const unit = text.charCodeAt(i);
+    const unit = StringPrototypeCharCodeAt(text, i);
     if (unit < 0x80) bytes += 1;
     else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit < 0xdc00 && isLowSurrogate(text.charCodeAt(i + 1))) {
+    else if (unit >= 0xd800 && unit < 0xdc00 && isLowSurrogate(StringPrototypeCharCodeAt(text, i + 1))) {
       bytes += 4;
       i++;
     } else bytes += 3;

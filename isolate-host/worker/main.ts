@@ -1,77 +1,105 @@
 /**
- * The entry of every workload worker (a `node:worker_threads` worker made by the host's warm
- * pool; it holds no permissions because the host revoked all of its own before creating it).
+ * The runtime inside each workload's isolate: a Web Worker made from one `data:` module (this
+ * folder, bundled by `src/worker_source.ts`), holding no permissions, used for one workload and
+ * then terminated.
  *
- * On start it seals the global scope (`seal.ts`), rehearses a run on code of its own
- * (`warm_up.ts`), posts `ready` and waits. It runs exactly one `run` message: installs the
- * capped console, runs the workload, and posts one `result`. Kept log lines are posted as they
- * happen. An exception thrown later by a timer, or a rejection nobody handled, fails the workload
- * the same way a thrown one does; the heap limit reached in a promise job (which Deno does not
- * report) is a `memory_limit` result. A `stop` message (sent at the deadline) exits the worker at
- * once, which is how the host learns its event loop was free.
+ * A worker's life: its modules run (capturing every built-in the runtime needs later, see
+ * `intrinsics.ts`; sealing the channels out; installing the console). The host's `ping` makes
+ * it rehearse, in a message task as a workload's run will be, the paths a workload takes
+ * (`warm_up.ts`); it posts `ready` and waits. `run` hands it its one workload: its
+ * logs are posted as they happen (so a timeout keeps the lines before it), then one `result`.
+ * An exception thrown later by a timer, or a rejection nobody handled, fails the workload the
+ * same way a thrown one does. `stop` (sent at the deadline) closes the worker at once if its
+ * event loop is free, after posting `stopped`: that tells the host nothing of it runs on.
+ *
+ * Messages to the host go through the captured `postMessage` with one argument: its path
+ * (structured clone, no transfer list) uses none of the built-ins a workload can replace.
  */
-import { getHeapStatistics } from "node:v8";
-import { parentPort } from "node:worker_threads";
-import type { HeapStats, HostMessage, RunMessage, WorkerMessage } from "../src/protocol.ts";
+import type {
+  HeapStats,
+  HostMessage,
+  LogLevel,
+  RunMessage,
+  WorkerMessage,
+} from "../src/protocol.ts";
 import { installConsole } from "./console.ts";
-import { describeError } from "./error_info.ts";
-import { watchHeapLimit } from "./heap_watch.ts";
+import { describeError, type ModuleName } from "./error_info.ts";
+import {
+  decodeUtf8,
+  ErrorEventError,
+  EventPrototypePreventDefault,
+  isolateMemory,
+  JSONParse,
+  PromiseRejectionEventReason,
+} from "./intrinsics.ts";
 import { LogBudget } from "./log_budget.ts";
-import { failed, type Outcome, runWorkload, workloadModule } from "./run.ts";
+import { failed, type Job, type Outcome, runWorkload } from "./run.ts";
 import { seal } from "./seal.ts";
 import { warmUp } from "./warm_up.ts";
 
-if (!parentPort) throw new Error("worker/main.ts runs only as a node:worker_threads worker");
 // Captured before any workload code runs, so a workload that replaces them breaks only itself.
-const port = parentPort;
-const exit = Deno.exit;
-const addEventListenerBuiltin = addEventListener;
+const postToHost = globalThis.postMessage;
+const close = globalThis.close;
+const listen = globalThis.addEventListener;
 
-seal();
+function post(message: WorkerMessage): void {
+  postToHost(message);
+}
+
+seal((code) => post({ type: "exited", code }));
 const pointConsole = installConsole();
 
 /** How the run in progress fails on an uncaught exception; `null` between runs. */
 let failCurrent: ((thrown: unknown) => void) | null = null;
-addEventListenerBuiltin("error", (event) => {
-  event.preventDefault();
-  failCurrent?.(event.error);
+listen("error", (event) => {
+  EventPrototypePreventDefault(event);
+  failCurrent?.(ErrorEventError(event));
 });
-addEventListenerBuiltin("unhandledrejection", (event) => {
-  event.preventDefault();
-  failCurrent?.(event.reason);
+listen("unhandledrejection", (event) => {
+  EventPrototypePreventDefault(event);
+  failCurrent?.(PromiseRejectionEventReason(event));
 });
 
-// A run that arrives while the worker still warms up waits for the warm-up to finish.
-let warm = false;
-const warming = warmUp(async (job) => (await run(job, () => {}))())
-  .catch(() => {})
-  .then(() => {
-    warm = true;
-    post({ type: "ready" });
-  });
 let started = false;
-port.on("message", (message: HostMessage) => {
-  if (message.type === "stop") exit(0);
-  if (message.type === "run" && !started) {
+listen("message", (event: MessageEvent<HostMessage>) => {
+  const message = event.data;
+  if (message?.type === "stop") {
+    post({ type: "stopped", nonce: message.nonce });
+    close();
+  } else if (message?.type === "ping" && !started) {
+    void warmUp(async (job) => (await run(job, REHEARSAL, () => {}))())
+      .then(() => post({ type: "ready" }));
+  } else if (message?.type === "run" && !started) {
     started = true;
-    // `run` only sets up and hands the module to a task of its own: no workload code runs
-    // inside this listener, where V8 reaching the heap limit would freeze the worker.
-    if (warm) run(message, post);
-    else warming.then(() => run(message, post));
+    const job = JSONParse(decodeUtf8(message.job)) as { code: string; input: unknown };
+    void run(
+      { code: job.code, input: job.input, max_output_bytes: message.max_output_bytes },
+      message,
+      post,
+    );
   }
 });
 
+/** A rehearsal's caps and module name. */
+const REHEARSAL: Omit<RunMessage, "type" | "job"> = {
+  module_name: "workload.js",
+  max_output_bytes: 1024,
+  max_log_bytes: 1024,
+  max_log_lines: 10,
+};
+
+
 /**
  * Runs `job`, sending its logs and one result. Resolves, once the result is sent, with what ends
- * the run's watches: only a rehearsal (whose messages go nowhere) uses it, since a workload's
- * worker is discarded after it.
+ * the run's error capture: only a rehearsal uses it, since a workload's worker is discarded.
  */
 async function run(
-  job: RunMessage,
+  job: Job,
+  caps: Omit<RunMessage, "type" | "job">,
   send: (message: WorkerMessage) => void,
 ): Promise<() => void> {
-  const budget = new LogBudget(job.max_log_bytes, job.max_log_lines);
-  pointConsole((level, message) => {
+  const budget = new LogBudget(caps.max_log_bytes, caps.max_log_lines);
+  pointConsole((level: LogLevel, message: string) => {
     if (budget.admit(message)) {
       send({ type: "log", level, message });
       return true;
@@ -79,37 +107,26 @@ async function run(
     send({ type: "logs_truncated" });
     return false;
   });
-
-  const module = workloadModule(job);
+  const module: ModuleName = { url: "", display: caps.module_name };
   let finished = false;
   const finish = (outcome: Outcome) => {
     if (finished) return;
     finished = true;
-    send({ type: "result", ...outcome, heap: heapStats() });
+    send({ type: "result", outcome, heap: heapStats() });
   };
-  const stopWatch = watchHeapLimit(() =>
-    finish({ status: "memory_limit", output_json: null, output_bytes: null, error: null })
-  );
-  failCurrent = (thrown) => {
-    if (!finished) finish(failed(describeError(thrown, module)));
-  };
+  failCurrent = (thrown) => finish(failed(describeError(thrown, module)));
   finish(await runWorkload(job, module));
   return () => {
-    stopWatch();
     failCurrent = null;
   };
 }
 
-/** The worker isolate's own heap (no system call, unlike `Deno.memoryUsage`). */
+/** The worker isolate's own heap. */
 function heapStats(): HeapStats {
-  const heap = getHeapStatistics();
+  const usage = isolateMemory();
   return {
-    heap_used_bytes: heap.used_heap_size,
-    heap_total_bytes: heap.total_heap_size,
-    external_bytes: heap.external_memory,
+    heap_used_bytes: usage.heapUsed,
+    heap_total_bytes: usage.heapTotal,
+    external_bytes: usage.external,
   };
-}
-
-function post(message: WorkerMessage): void {
-  port.postMessage(message);
 }

@@ -1,44 +1,29 @@
 /**
- * Rehearses, before any workload, the paths workloads take: V8 compiles a function the first
- * time it is called, and Deno sets up lazily `node:vm` modules, type stripping, the import of a
- * `blob:` module, `setImmediate`, intervals and heap statistics. A rehearsal is a complete run
- * (console, module, call, result, error description) of code of the worker's own, whose
- * messages go nowhere; the worker is still never used by a workload. Measured on this machine:
- * these first-time costs were ~1 ms of a trivial workload's time in the host before any warm-up,
- * and ~0.6 ms more were saved by rehearsing whole runs instead of only their Deno parts.
+ * Rehearses, before the worker is offered to a workload, the paths a workload takes: Deno sets
+ * up lazily the import of a `blob:` module, and V8 compiles each function of the runtime the
+ * first time it runs. A fresh worker pays these costs once whatever it does (it runs exactly
+ * one workload), so paying them here moves them off the workload's path at almost no extra
+ * cost. A rehearsal is a complete run (console, module, call, result, error description) of
+ * code of the runtime's own, whose messages go nowhere.
  */
-import type { RunMessage } from "../src/protocol.ts";
+import type { Job } from "./run.ts";
 
-const LIMITS = { max_output_bytes: 1024, max_log_bytes: 1024, max_log_lines: 10 };
+const MAX_OUTPUT_BYTES = 1024;
 
-/**
- * A success with a log line, TypeScript that throws (its description is compiled too), both
- * compiled in place, and a module that mentions `import`, which goes through Deno's loader.
- */
-const REHEARSALS: RunMessage[] = [
+/** A success that logs, and a module whose function throws (its description is built too). */
+const REHEARSALS: Job[] = [
   {
-    type: "run",
     code: "export default (input) => { console.log('warm', input); return [input]; }",
-    language: "javascript",
     input: { n: 1 },
-    ...LIMITS,
+    max_output_bytes: MAX_OUTPUT_BYTES,
   },
   {
-    type: "run",
-    code: "export default (): never => { throw new TypeError('warm' as string); }",
-    language: "typescript",
+    code: "export default () => { throw new TypeError('warm'); }",
     input: null,
-    ...LIMITS,
-  },
-  {
-    type: "run",
-    code: "export default () => typeof import.meta;",
-    language: "javascript",
-    input: null,
-    ...LIMITS,
+    max_output_bytes: MAX_OUTPUT_BYTES,
   },
 ];
 
-export async function warmUp(rehearse: (job: RunMessage) => Promise<void>): Promise<void> {
+export async function warmUp(rehearse: (job: Job) => Promise<void>): Promise<void> {
   for (const job of REHEARSALS) await rehearse(job);
 }

@@ -201,15 +201,24 @@ pub struct WasmMetadata {
 /// Facts about a run that only the isolate tier knows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IsolateMetadata {
-    /// Time the host spent creating the worker for this workload; 0 when a warm one was ready.
+    /// How long this workload waited for its worker (and its host) to be made; 0 when a warm
+    /// one was ready.
     pub worker_create_ms: f64,
-    /// How long the warm worker had waited for this workload; 0 when created for it.
+    /// How long the warm worker had waited for this workload.
     pub warm_age_ms: f64,
+    /// How long the worker took to be made and warmed up, before it was offered (off the
+    /// workload's path unless `worker_create_ms` says otherwise).
+    #[serde(default)]
+    pub worker_ready_ms: f64,
     /// The worker isolate's V8 heap when the workload ended (0 when it could not report).
     pub heap_used_bytes: u64,
     pub heap_total_bytes: u64,
     /// Memory of `ArrayBuffer`s and other objects outside the V8 heap.
     pub external_bytes: u64,
+    /// The most memory the workload's host held above what it held when the workload started:
+    /// the workload's peak, heap and off-heap (0 where cgroups cannot measure it).
+    #[serde(default)]
+    pub memory_peak_bytes: u64,
     /// Which host process ran it: the supervisor's number for it, and its pid.
     pub host_id: u64,
     pub host_pid: u32,

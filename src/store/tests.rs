@@ -219,9 +219,11 @@ fn the_json_size_hint_covers_a_record_with_every_field_at_its_longest() {
     fat.metadata = Some(Metadata::Isolate(IsolateMetadata {
         worker_create_ms: 2.0 / 3.0,
         warm_age_ms: 1e300 / 3.0,
+        worker_ready_ms: 1e-300 / 3.0,
         heap_used_bytes: u64::MAX,
         heap_total_bytes: u64::MAX,
         external_bytes: u64::MAX,
+        memory_peak_bytes: u64::MAX,
         host_id: u64::MAX,
         host_pid: u32::MAX,
     }));

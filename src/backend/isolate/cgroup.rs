@@ -1,14 +1,19 @@
 //! A memory and a pids cgroup per isolate host. V8's heap limit does not bound off-heap
-//! memory (`ArrayBuffer`, `WebAssembly.Memory`) nor a workload's nested workers, so each host
-//! process runs in cgroups of its own: the kernel stops it at the memory cap (an OOM kill the
-//! supervisor reads back as `memory_limit`) and at the thread cap.
+//! memory (`ArrayBuffer`, `WebAssembly.Memory`) nor a workload's threads, so each host process
+//! runs in cgroups of its own: the kernel stops it at the memory cap (an OOM kill the supervisor
+//! reads back as `memory_limit`) and at the thread cap.
+//!
+//! A host runs one workload at a time, so its memory cgroup measures that workload exactly: for
+//! the workload's run the cap is lowered to what the host holds just before it plus the
+//! workload's `memory_mb` ([`HostCgroup::cap_for_workload`]), the peak is read afterwards, and
+//! the host's own cap is given back before its next worker is made.
 //!
 //! Both layouts are supported: cgroup v1 (the `memory` and `pids` hierarchies, as on these
 //! machines) and v2 (a unified hierarchy offering both controllers). [`Cgroups::detect`] checks
 //! once at start; when neither works the tier runs without these caps and says so.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -35,6 +40,16 @@ enum Layout {
 #[derive(Debug)]
 pub struct HostCgroup {
     layout: Layout,
+    /// The host's own memory cap, given back after each workload.
+    memory_bytes: u64,
+}
+
+/// A workload's memory measurement, begun by [`HostCgroup::cap_for_workload`].
+pub struct WorkloadMemory {
+    /// What the host held when the workload started.
+    pub baseline_bytes: u64,
+    /// v2 only: `memory.peak`, opened and reset for this workload (its peak is per descriptor).
+    peak: Option<File>,
 }
 
 impl Cgroups {
@@ -91,7 +106,10 @@ impl Cgroups {
                 Layout::V2 { dir }
             }
         };
-        Ok(HostCgroup { layout })
+        Ok(HostCgroup {
+            layout,
+            memory_bytes,
+        })
     }
 
     /// Removes the agent's directories (after every host cgroup is gone).
@@ -117,6 +135,62 @@ impl HostCgroup {
             .collect()
     }
 
+    /// Lowers the memory cap to what the host holds now plus `workload_bytes`, and starts
+    /// measuring the workload's peak.
+    pub fn cap_for_workload(&self, workload_bytes: u64) -> io::Result<WorkloadMemory> {
+        let (usage, peak) = match &self.layout {
+            Layout::V1 { memory, .. } => {
+                // Writing resets the high-water mark to the current usage.
+                fs::write(memory.join("memory.max_usage_in_bytes"), "0")?;
+                (read_number(&memory.join("memory.usage_in_bytes"))?, None)
+            }
+            Layout::V2 { dir } => {
+                let mut peak = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(dir.join("memory.peak"))?;
+                // A write resets the peak seen through this descriptor (Linux 6.12 and later).
+                peak.write_all(b"reset\n")?;
+                (read_number(&dir.join("memory.current"))?, Some(peak))
+            }
+        };
+        let cap = usage.saturating_add(workload_bytes).min(self.memory_bytes);
+        self.write_memory_cap(cap)?;
+        Ok(WorkloadMemory {
+            baseline_bytes: usage,
+            peak,
+        })
+    }
+
+    /// The most the host held during the workload measured by `memory`.
+    pub fn peak_bytes(&self, memory: &mut WorkloadMemory) -> io::Result<u64> {
+        match (&self.layout, &mut memory.peak) {
+            (Layout::V1 { memory, .. }, _) => {
+                read_number(&memory.join("memory.max_usage_in_bytes"))
+            }
+            (Layout::V2 { .. }, Some(peak)) => {
+                let mut text = String::new();
+                peak.seek(SeekFrom::Start(0))?;
+                peak.read_to_string(&mut text)?;
+                parse_number(&text)
+            }
+            (Layout::V2 { .. }, None) => Err(io::Error::other("no peak measured")),
+        }
+    }
+
+    /// Gives the host its own memory cap back (after a workload, before its next worker).
+    pub fn restore_cap(&self) -> io::Result<()> {
+        self.write_memory_cap(self.memory_bytes)
+    }
+
+    fn write_memory_cap(&self, bytes: u64) -> io::Result<()> {
+        let file = match &self.layout {
+            Layout::V1 { memory, .. } => memory.join("memory.limit_in_bytes"),
+            Layout::V2 { dir } => dir.join("memory.max"),
+        };
+        fs::write(file, bytes.to_string())
+    }
+
     /// How many times the kernel OOM-killed a process of this cgroup.
     pub fn oom_kills(&self) -> u64 {
         let (file, key) = match &self.layout {
@@ -136,9 +210,12 @@ impl HostCgroup {
                 .map_or(true, |procs| procs.trim().is_empty())
         })
     }
+}
 
-    /// Removes the cgroups; call once the process has been reaped.
-    pub fn remove(&self) {
+/// The cgroups go with the last holder of the host's: its reaper, once the cgroups are empty,
+/// or the host itself, once nothing reads its last workload's peak any more.
+impl Drop for HostCgroup {
+    fn drop(&mut self) {
         for dir in self.layout.dirs() {
             if let Err(err) = fs::remove_dir(dir) {
                 tracing::warn!(dir = %dir.display(), error = %err, "could not remove a host cgroup");
@@ -272,6 +349,16 @@ fn create_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+fn read_number(file: &Path) -> io::Result<u64> {
+    parse_number(&fs::read_to_string(file)?)
+}
+
+fn parse_number(text: &str) -> io::Result<u64> {
+    text.trim()
+        .parse()
+        .map_err(|_| io::Error::other(format!("not a number: {:?}", text.trim())))
+}
+
 /// The value of `key` in a `key value` per line file (`memory.oom_control`, `memory.events`).
 fn counter(text: &str, key: &str) -> Option<u64> {
     text.lines().find_map(|line| {
@@ -314,7 +401,15 @@ mod tests {
             ended.and_then(|status| status.signal()),
             Some(libc::SIGKILL)
         );
-        for dir in host.layout.dirs().iter().chain(gone.layout.dirs().iter()) {
+        let dirs: Vec<PathBuf> = host
+            .layout
+            .dirs()
+            .iter()
+            .chain(gone.layout.dirs().iter())
+            .map(|dir| dir.to_path_buf())
+            .collect();
+        drop(host);
+        for dir in dirs {
             assert!(!dir.exists(), "{} was not removed", dir.display());
         }
     }

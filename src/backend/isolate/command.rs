@@ -20,14 +20,11 @@ const MAX_SOCKET_PATH: usize = 107;
 pub struct HostCommand {
     deno: PathBuf,
     host_dir: PathBuf,
-    /// Heap limit of a worker whose request names none (every request names one).
-    heap_mb: u64,
-    max_concurrent: usize,
 }
 
 impl HostCommand {
     /// Checks that the host program and its Deno are where they should be.
-    pub fn new(host_dir: &Path, heap_mb: u64, max_concurrent: usize) -> Result<Self, String> {
+    pub fn new(host_dir: &Path) -> Result<Self, String> {
         let host_dir = host_dir
             .canonicalize()
             .map_err(|err| format!("isolate host directory {}: {err}", host_dir.display()))?;
@@ -39,12 +36,7 @@ impl HostCommand {
                 host_dir.display()
             ));
         }
-        Ok(HostCommand {
-            deno,
-            host_dir,
-            heap_mb,
-            max_concurrent,
-        })
+        Ok(HostCommand { deno, host_dir })
     }
 
     /// The socket a host started in `dir` serves on.
@@ -70,9 +62,10 @@ impl HostCommand {
     }
 
     /// The command for a host whose private directory is `dir` (0700, created by the caller),
-    /// in `jail` when there is one. Dropping the child kills an unjailed host; a jailed one
-    /// exits on its own (see `jail.rs` for why nothing may kill bubblewrap first).
-    pub fn build(&self, dir: &Path, socket: &Path, jail: Option<&Jail>) -> Command {
+    /// whose workers' heap limit is `heap_mb`, in `jail` when there is one. Dropping the child
+    /// kills an unjailed host; a jailed one exits on its own (see `jail.rs` for why nothing may
+    /// kill bubblewrap first).
+    pub fn build(&self, dir: &Path, socket: &Path, heap_mb: u64, jail: Option<&Jail>) -> Command {
         let host = &self.host_dir;
         let socket_text = socket.display();
         let mut command = match jail {
@@ -102,6 +95,8 @@ impl HostCommand {
                 "--no-code-cache",
                 "--unstable-worker-options",
             ])
+            // Web Workers take no heap limit of their own: V8's flag sets every isolate's.
+            .arg(format!("--v8-flags=--max-old-space-size={heap_mb}"))
             .arg(format!(
                 "--allow-read={},{socket_text}",
                 host.join("worker").display()
@@ -111,10 +106,6 @@ impl HostCommand {
             .arg(host.join("main.ts"))
             .arg("--socket")
             .arg(socket)
-            .arg("--max-concurrent")
-            .arg(self.max_concurrent.to_string())
-            .arg("--heap-mb")
-            .arg(self.heap_mb.to_string())
             .arg("--exit-on-stdin-eof")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -60,8 +60,12 @@ pub struct Host {
     pub id: u64,
     /// Deno's pid (in a jail, not that of bubblewrap, which is the child the agent spawned).
     pub pid: u32,
-    /// HTTP to its socket.
+    /// The V8 heap limit of its workers (MiB): each host serves one heap size.
+    pub heap_mb: u64,
+    /// Frames to its socket.
     pub client: HostClient,
+    /// Its memory and pids cgroups (`None` where cgroups cannot be used).
+    pub cgroup: Option<Arc<HostCgroup>>,
     exit: watch::Receiver<Option<Exit>>,
     kill: Arc<Notify>,
     /// Set in a jail: killing the jail orphans Deno, whose CPU time then never reaches the
@@ -77,8 +81,9 @@ struct Ready {
 }
 
 impl Host {
-    /// Starts host `id` and waits for its readiness line. `Err` carries the host's stderr.
-    pub async fn start(launcher: &Launcher, id: u64) -> Result<Host, String> {
+    /// Starts host `id`, whose workers' heap limit is `heap_mb`, and waits for its readiness
+    /// line. `Err` carries the host's stderr.
+    pub async fn start(launcher: &Launcher, id: u64, heap_mb: u64) -> Result<Host, String> {
         let dir = launcher.run_dir.join(format!("host-{id}"));
         std::fs::DirBuilder::new()
             .mode(0o700)
@@ -86,16 +91,16 @@ impl Host {
             .map_err(|err| format!("creating {}: {err}", dir.display()))?;
         let socket = HostCommand::socket(&dir)?;
         let cgroup = match &launcher.cgroups {
-            Some(cgroups) => Some(
+            Some(cgroups) => Some(Arc::new(
                 cgroups
                     .create_host(id, launcher.host_memory_bytes, launcher.host_max_pids)
                     .map_err(|err| format!("creating the cgroups of host {id}: {err}"))?,
-            ),
+            )),
             None => None,
         };
         let mut command = launcher
             .command
-            .build(&dir, &socket, launcher.jail.as_ref());
+            .build(&dir, &socket, heap_mb, launcher.jail.as_ref());
         let procs = match &cgroup {
             Some(cgroup) => cgroup
                 .open_procs()
@@ -109,7 +114,7 @@ impl Host {
         let mut child = match spawned {
             Ok(child) => child,
             Err(err) => {
-                cleanup(&dir, cgroup.as_ref());
+                remove_dir(&dir);
                 return Err(format!("spawning the isolate host: {err}"));
             }
         };
@@ -130,12 +135,14 @@ impl Host {
             Arc::clone(&kill),
             exit_tx,
             dir,
-            cgroup,
+            cgroup.clone(),
         ));
         let mut host = Host {
             id,
             pid,
+            heap_mb,
             client: HostClient::new(socket),
+            cgroup,
             exit,
             kill,
             jailed_cpu_uncounted: AtomicBool::new(false),
@@ -219,8 +226,20 @@ impl Host {
 
     /// Resident memory of the process, from `/proc`.
     pub fn rss_bytes(&self) -> Option<u64> {
+        self.statm_bytes(1)
+    }
+
+    /// Private writable memory the process has committed (`VmData` + stack), from `/proc`:
+    /// memory it may use without asking again, touched or not. An `ArrayBuffer` that was
+    /// never written to counts here, and not in the resident memory the cgroup caps.
+    pub fn committed_bytes(&self) -> Option<u64> {
+        self.statm_bytes(5)
+    }
+
+    /// Field `field` of `/proc/<pid>/statm`, in bytes.
+    fn statm_bytes(&self, field: usize) -> Option<u64> {
         let statm = std::fs::read_to_string(format!("/proc/{}/statm", self.pid)).ok()?;
-        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        let pages: u64 = statm.split_whitespace().nth(field)?.parse().ok()?;
         Some(pages * page_size())
     }
 
@@ -305,7 +324,7 @@ async fn keep_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Vec<u8>>>
 }
 
 /// Waits for the process (killing it, or its jail, when asked), publishes how it ended, then
-/// removes its directory and cgroups. Holds the host's `stdin` until then: the host exits when
+/// removes its directory (and lets go of its cgroups, see `cgroup.rs`). Holds the host's `stdin` until then: the host exits when
 /// it closes, also when this task is dropped with its runtime.
 async fn reap(
     mut child: Child,
@@ -314,7 +333,7 @@ async fn reap(
     kill: Arc<Notify>,
     exit_tx: watch::Sender<Option<Exit>>,
     dir: PathBuf,
-    cgroup: Option<HostCgroup>,
+    cgroup: Option<Arc<HostCgroup>>,
 ) {
     let status = tokio::select! {
         status = child.wait() => status,
@@ -345,16 +364,14 @@ async fn reap(
         }
     }
     let oom_killed = cgroup.as_ref().is_some_and(|cgroup| cgroup.oom_kills() > 0);
-    cleanup(&dir, cgroup.as_ref());
+    drop(cgroup);
+    remove_dir(&dir);
     let _ = exit_tx.send(Some(Exit { status, oom_killed }));
 }
 
-fn cleanup(dir: &Path, cgroup: Option<&HostCgroup>) {
+fn remove_dir(dir: &Path) {
     if let Err(err) = std::fs::remove_dir_all(dir) {
         tracing::warn!(dir = %dir.display(), error = %err, "could not remove a host directory");
-    }
-    if let Some(cgroup) = cgroup {
-        cgroup.remove();
     }
 }
 

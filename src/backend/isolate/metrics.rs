@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
 
-use super::pool::Retirement;
+use super::retirement::Retirement;
 use crate::metrics::register;
 
 pub const HOSTS: &str = "vulcan_isolate_hosts";

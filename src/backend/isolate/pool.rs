@@ -1,132 +1,101 @@
-//! The supervisor: a pool of host processes, each running at most `per_host` workloads at
-//! once, `hosts + spares` of them kept started so nobody waits for a boot.
+//! The supervisor: a pool of host processes, each running one workload at a time, `hosts +
+//! spares` of them kept started for the default heap size so nobody waits for a boot.
 //!
-//! A workload leases the idle host that has waited longest (its warm worker is the most likely
-//! to be ready) and hands it back with a [`Verdict`]. A host is retired when a workload says so
-//! (poisoned, timed out, crashed), after `recycle_after` workloads, above `recycle_rss_bytes`,
-//! or when a health ping fails: it takes no new work, and is killed once its last workload
-//! ends. Every retirement, and every host that exits on its own, starts a replacement; failed
-//! starts are retried with exponential backoff, and the last failure is the tier's health.
+//! A host's cycle: idle, its warm worker ready → leased by one workload → handed back with a
+//! [`Verdict`] → its next worker made (`prepare`, in the background, once its memory cap is
+//! restored; see `upkeep.rs`) → idle again. A workload leases the idle host of its heap size
+//! that has waited longest. Web Workers take no heap limit of their own, so a host serves one
+//! heap size (V8's flag): a workload asking for another size gets an extra host started for it
+//! (it waits for that boot, and says so in its metadata); extras stay for later workloads of
+//! their size until unused for a while.
+//!
+//! A host is retired when a workload says so (poisoned, timed out, crashed, over its memory),
+//! when its next worker cannot be made, after `recycle_after` workloads, above
+//! `recycle_rss_bytes`, or when a health ping fails: it takes no new work and is killed once no
+//! task uses it. Every retirement, and every host that exits on its own, starts a replacement;
+//! failed starts are retried with exponential backoff, and the last failure is the tier's
+//! health.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use hyper::{Method, StatusCode};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::host::{Host, Launcher};
 use super::metrics::IsolateMetrics;
-use super::protocol::HealthResponse;
-
-const BACKOFF_START: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
-const PING_EVERY: Duration = Duration::from_secs(5);
-const PING_DEADLINE: Duration = Duration::from_secs(2);
+use super::retirement::{Retirement, Verdict};
+use super::upkeep;
 
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
-    /// Host processes serving workloads at once.
+    /// Workloads running at once (one per host).
     pub hosts: usize,
-    /// Extra started hosts, so a retired one is replaced without waiting for a boot.
+    /// Extra started hosts, so a host busy making its next worker, or retired, is not waited
+    /// for.
     pub spares: usize,
-    /// Workloads one host runs at once.
-    pub per_host: usize,
     /// Workloads a host runs before it is replaced.
     pub recycle_after: u64,
     /// Resident memory above which a host is replaced.
     pub recycle_rss_bytes: u64,
-}
-
-/// Why a host stopped taking work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Retirement {
-    /// It ran `recycle_after` workloads.
-    Recycled,
-    /// Its resident memory passed `recycle_rss_bytes`.
-    Rss,
-    /// It could not stop a worker.
-    Poisoned,
-    /// It did not answer by a workload's deadline (a worker that will not stop).
-    Runaway,
-    /// It broke the protocol or died during a workload.
-    Crashed,
-    /// It was stopped by a signal (SIGSTOP) during a workload.
-    Stopped,
-    /// It failed a health ping.
-    Unresponsive,
-    /// It exited on its own while idle.
-    Exited,
-}
-
-impl Retirement {
-    pub const ALL: [Retirement; 8] = [
-        Retirement::Recycled,
-        Retirement::Rss,
-        Retirement::Poisoned,
-        Retirement::Runaway,
-        Retirement::Crashed,
-        Retirement::Stopped,
-        Retirement::Unresponsive,
-        Retirement::Exited,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Retirement::Recycled => "recycled",
-            Retirement::Rss => "rss",
-            Retirement::Poisoned => "poisoned",
-            Retirement::Runaway => "runaway",
-            Retirement::Crashed => "crashed",
-            Retirement::Stopped => "stopped",
-            Retirement::Unresponsive => "unresponsive",
-            Retirement::Exited => "exited",
-        }
-    }
-}
-
-/// What a finished workload says about its host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Keep,
-    Retire(Retirement),
+    /// The heap limit (MiB) of the hosts kept started: the default `memory_mb`.
+    pub heap_mb: u64,
 }
 
 pub struct Pool {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    launcher: Launcher,
-    settings: PoolSettings,
+pub(super) struct Inner {
+    pub(super) launcher: Launcher,
+    pub(super) settings: PoolSettings,
     state: Mutex<State>,
-    /// Signalled whenever a host becomes free or ready, or a start fails.
-    changed: Notify,
+    /// Signalled whenever a host becomes idle, a start fails, or a host goes.
+    pub(super) changed: Notify,
     capacity: Arc<Semaphore>,
-    metrics: IsolateMetrics,
+    pub(super) metrics: IsolateMetrics,
     closed: AtomicBool,
 }
 
 #[derive(Default)]
-struct State {
-    slots: Vec<Slot>,
-    booting: usize,
+pub(super) struct State {
+    pub(super) slots: Vec<Slot>,
+    /// Heap sizes of the hosts being started.
+    pub(super) booting: Vec<u64>,
     next_id: u64,
-    failures_in_row: u32,
-    last_failure: Option<String>,
+    pub(super) failures_in_row: u32,
+    pub(super) last_failure: Option<String>,
+    /// The last failed start of an extra host, by heap size.
+    pub(super) extra_failure: Option<(u64, String)>,
 }
 
-struct Slot {
-    host: Arc<Host>,
-    active: usize,
+pub(super) struct Slot {
+    pub(super) host: Arc<Host>,
+    pub(super) phase: Phase,
     served: u64,
-    idle_since: Instant,
     retiring: Option<Retirement>,
+    /// When it last became idle, its warm worker ready.
+    pub(super) ready_at: Instant,
+}
+
+/// What a host is doing; only an `Idle` one may be leased, and only an `Idle` one is killed
+/// right away when retired (otherwise the task using it ends first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    Idle,
+    /// Running a workload.
+    Busy,
+    /// Making its next worker.
+    Preparing,
+    /// Answering a health ping.
+    Checking,
 }
 
 /// One workload's claim on one host; hand it back with [`Lease::finish`].
 pub struct Lease {
     pub host: Arc<Host>,
+    /// How long the workload waited for its host's worker to be made (0 when one was ready).
+    pub waited_for_worker_ms: f64,
     inner: Arc<Inner>,
     verdict: Verdict,
     _permit: OwnedSemaphorePermit,
@@ -146,7 +115,7 @@ impl Pool {
         settings: PoolSettings,
         metrics: IsolateMetrics,
     ) -> Pool {
-        let capacity = Arc::new(Semaphore::new(settings.hosts * settings.per_host));
+        let capacity = Arc::new(Semaphore::new(settings.hosts));
         let inner = Arc::new(Inner {
             launcher,
             settings,
@@ -161,18 +130,20 @@ impl Pool {
             let changed = inner.changed.notified();
             {
                 let state = inner.lock();
-                if state.booting == 0 || state.last_failure.is_some() {
+                if state.booting.is_empty() || state.last_failure.is_some() {
                     break;
                 }
             }
             changed.await;
         }
-        tokio::spawn(ping_loop(Arc::downgrade(&inner)));
+        tokio::spawn(upkeep::ping_loop(Arc::downgrade(&inner)));
         Pool { inner }
     }
 
-    /// Waits (at most `wait`) for a host with room. `Err` says why none came.
-    pub async fn lease(&self, wait: Duration) -> Result<Lease, String> {
+    /// Waits (at most `wait`) for an idle host whose workers' heap limit is `heap_mb`, starting
+    /// one if none of that size is coming. `Err` says why none came.
+    pub async fn lease(&self, heap_mb: u64, wait: Duration) -> Result<Lease, String> {
+        let asked = Instant::now();
         let deadline = tokio::time::Instant::now() + wait;
         let waited = || format!("no isolate host was free within {} ms", wait.as_millis());
         let permit =
@@ -186,17 +157,31 @@ impl Pool {
             changed.as_mut().enable();
             {
                 let mut state = self.inner.lock();
-                if let Some(host) = state.take(self.inner.settings.per_host) {
+                if let Some(slot) = state.take(heap_mb) {
+                    let waited_for_worker_ms = if slot.ready_at > asked {
+                        asked.elapsed().as_secs_f64() * 1000.0
+                    } else {
+                        0.0
+                    };
+                    let host = Arc::clone(&slot.host);
                     self.inner.publish(&state);
                     return Ok(Lease {
                         host,
+                        waited_for_worker_ms,
                         inner: Arc::clone(&self.inner),
                         verdict: Verdict::Keep,
                         _permit: permit,
                     });
                 }
-                if let (true, Some(failure)) = (state.serving() == 0, &state.last_failure) {
-                    return Err(failure.clone());
+                if heap_mb == self.inner.settings.heap_mb {
+                    if let (0, Some(failure)) = (state.serving(), &state.last_failure) {
+                        return Err(failure.clone());
+                    }
+                } else if !state.coming(heap_mb) {
+                    match state.extra_failure.take() {
+                        Some((heap, failure)) if heap == heap_mb => return Err(failure),
+                        _ => self.inner.start_extra(&mut state, heap_mb),
+                    }
                 }
             }
             tokio::time::timeout_at(deadline, changed)
@@ -209,7 +194,7 @@ impl Pool {
         let state = self.inner.lock();
         PoolView {
             ready: state.serving(),
-            booting: state.booting,
+            booting: state.booting.len(),
             last_failure: state.last_failure.clone(),
         }
     }
@@ -231,7 +216,7 @@ impl Pool {
             }
             loop {
                 let changed = self.inner.changed.notified();
-                if self.inner.lock().booting == 0 {
+                if self.inner.lock().booting.is_empty() {
                     break;
                 }
                 changed.await;
@@ -243,6 +228,8 @@ impl Pool {
         {
             tracing::error!("isolate hosts still running 10 s after shutdown");
         }
+        // Their cgroups go with them, before the agent's own.
+        drop(hosts);
         self.inner.publish(&self.inner.lock());
         if let Some(cgroups) = &self.inner.launcher.cgroups {
             cgroups.remove();
@@ -265,7 +252,7 @@ impl Drop for Lease {
 }
 
 impl State {
-    /// Slots taking new work.
+    /// Hosts of the default heap size taking new work (busy or not).
     fn serving(&self) -> usize {
         self.slots
             .iter()
@@ -273,43 +260,69 @@ impl State {
             .count()
     }
 
-    /// Claims the idle host that waited longest, else the least busy one with room.
-    fn take(&mut self, per_host: usize) -> Option<Arc<Host>> {
+    /// Claims the idle host of `heap_mb` that waited longest.
+    fn take(&mut self, heap_mb: u64) -> Option<&Slot> {
         let slot = self
             .slots
             .iter_mut()
-            .filter(|slot| slot.retiring.is_none() && slot.active < per_host)
-            .min_by_key(|slot| (slot.active, slot.idle_since))?;
-        slot.active += 1;
-        Some(Arc::clone(&slot.host))
+            .filter(|slot| {
+                slot.retiring.is_none() && slot.phase == Phase::Idle && slot.host.heap_mb == heap_mb
+            })
+            .min_by_key(|slot| slot.ready_at)?;
+        slot.phase = Phase::Busy;
+        Some(slot)
+    }
+
+    /// Whether a host of `heap_mb` is starting or making its next worker.
+    fn coming(&self, heap_mb: u64) -> bool {
+        self.booting.contains(&heap_mb)
+            || self.slots.iter().any(|slot| {
+                slot.host.heap_mb == heap_mb
+                    && slot.retiring.is_none()
+                    && matches!(slot.phase, Phase::Preparing | Phase::Checking)
+            })
+    }
+
+    pub(super) fn index_of(&self, host: &Host) -> Option<usize> {
+        self.slots.iter().position(|slot| slot.host.id == host.id)
     }
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().expect("isolate pool lock")
     }
 
-    fn release(self: &Arc<Self>, host: &Host, verdict: Verdict) {
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    fn release(self: &Arc<Self>, host: &Arc<Host>, verdict: Verdict) {
         let rss = host.rss_bytes();
         let mut state = self.lock();
-        if let Some(index) = state.slots.iter().position(|slot| slot.host.id == host.id) {
+        if let Some(index) = state.index_of(host) {
             let slot = &mut state.slots[index];
-            slot.active -= 1;
             slot.served += 1;
-            slot.idle_since = Instant::now();
-            let recycle = if slot.served >= self.settings.recycle_after {
-                Some(Retirement::Recycled)
-            } else if rss.is_some_and(|rss| rss > self.settings.recycle_rss_bytes) {
-                Some(Retirement::Rss)
-            } else {
-                None
-            };
             let reason = match verdict {
                 Verdict::Retire(reason) => Some(reason),
-                Verdict::Keep => recycle,
+                Verdict::Keep if slot.served >= self.settings.recycle_after => {
+                    Some(Retirement::Recycled)
+                }
+                Verdict::Keep if rss.is_some_and(|rss| rss > self.settings.recycle_rss_bytes) => {
+                    Some(Retirement::Rss)
+                }
+                Verdict::Keep => None,
             };
-            self.retire(&mut state, index, reason);
+            match reason {
+                Some(reason) => {
+                    slot.phase = Phase::Idle;
+                    self.retire(&mut state, index, reason);
+                }
+                None => {
+                    slot.phase = Phase::Preparing;
+                    tokio::spawn(upkeep::prepare(Arc::clone(self), Arc::clone(host)));
+                }
+            }
         }
         self.fill(&mut state);
         self.publish(&state);
@@ -317,10 +330,11 @@ impl Inner {
         self.changed.notify_waiters();
     }
 
-    /// Marks slot `index` retiring (when `reason` is given), and kills and removes it once idle.
-    fn retire(&self, state: &mut State, index: usize, reason: Option<Retirement>) {
+    /// Marks slot `index` retiring for `reason` (the first reason counts), and kills and
+    /// removes it if no task uses it.
+    pub(super) fn retire(&self, state: &mut State, index: usize, reason: Retirement) {
         let slot = &mut state.slots[index];
-        if let (None, Some(reason)) = (slot.retiring, reason) {
+        if slot.retiring.is_none() {
             slot.retiring = Some(reason);
             self.metrics.retired(reason);
             tracing::debug!(
@@ -329,151 +343,93 @@ impl Inner {
                 "retiring an isolate host"
             );
         }
-        if slot.retiring.is_some() && slot.active == 0 {
+        if slot.phase == Phase::Idle {
             state.slots.swap_remove(index).host.kill();
         }
     }
 
-    /// Starts hosts until `hosts + spares` are serving or booting.
-    fn fill(self: &Arc<Self>, state: &mut State) {
-        if self.closed.load(Ordering::SeqCst) {
+    /// Starts hosts of the default heap size until `hosts + spares` are serving or starting.
+    pub(super) fn fill(self: &Arc<Self>, state: &mut State) {
+        if self.is_closed() {
             return;
         }
+        let heap_mb = self.settings.heap_mb;
         let target = self.settings.hosts + self.settings.spares;
-        while state.serving() + state.booting < target {
-            state.booting += 1;
-            state.next_id += 1;
+        let count = |state: &State| {
+            let serving = state
+                .slots
+                .iter()
+                .filter(|slot| slot.retiring.is_none() && slot.host.heap_mb == heap_mb)
+                .count();
+            serving + state.booting.iter().filter(|&&heap| heap == heap_mb).count()
+        };
+        while count(state) < target {
             let delay = match state.failures_in_row {
                 0 => Duration::ZERO,
-                n => (BACKOFF_START * 2u32.saturating_pow(n - 1)).min(BACKOFF_MAX),
+                n => (upkeep::BACKOFF_START * 2u32.saturating_pow(n - 1)).min(upkeep::BACKOFF_MAX),
             };
-            tokio::spawn(boot(Arc::clone(self), state.next_id, delay));
+            self.start_host(state, heap_mb, delay);
         }
     }
 
-    fn publish(&self, state: &State) {
+    /// Starts an extra host for `heap_mb`; at most `hosts` extras live at once, the one unused
+    /// longest giving way.
+    fn start_extra(self: &Arc<Self>, state: &mut State, heap_mb: u64) {
+        let default = self.settings.heap_mb;
+        let extras = state
+            .slots
+            .iter()
+            .filter(|slot| slot.retiring.is_none() && slot.host.heap_mb != default)
+            .count()
+            + state.booting.iter().filter(|&&heap| heap != default).count();
+        if extras >= self.settings.hosts {
+            let unused = state
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, slot)| {
+                    slot.retiring.is_none()
+                        && slot.phase == Phase::Idle
+                        && slot.host.heap_mb != default
+                })
+                .min_by_key(|(_, slot)| slot.ready_at)
+                .map(|(index, _)| index);
+            if let Some(index) = unused {
+                self.retire(state, index, Retirement::Unused);
+            }
+        }
+        self.start_host(state, heap_mb, Duration::ZERO);
+    }
+
+    fn start_host(self: &Arc<Self>, state: &mut State, heap_mb: u64, delay: Duration) {
+        state.booting.push(heap_mb);
+        state.next_id += 1;
+        tokio::spawn(upkeep::boot(Arc::clone(self), state.next_id, heap_mb, delay));
+    }
+
+    /// Adds a host that has just started, idle with its warm worker.
+    pub(super) fn add(&self, state: &mut State, host: Arc<Host>) {
+        state.slots.push(Slot {
+            host,
+            phase: Phase::Idle,
+            served: 0,
+            retiring: None,
+            ready_at: Instant::now(),
+        });
+    }
+
+    pub(super) fn publish(&self, state: &State) {
         let idle = state
             .slots
             .iter()
-            .filter(|slot| slot.retiring.is_none() && slot.active == 0)
+            .filter(|slot| slot.retiring.is_none() && slot.phase == Phase::Idle)
             .count();
-        let active = state.slots.iter().map(|slot| slot.active).sum();
-        self.metrics
-            .publish(state.slots.len(), state.booting, idle, active);
-    }
-}
-
-async fn boot(inner: Arc<Inner>, id: u64, delay: Duration) {
-    tokio::time::sleep(delay).await;
-    let started = Instant::now();
-    let result = if inner.closed.load(Ordering::SeqCst) {
-        Err("the isolate tier is shut down".to_owned())
-    } else {
-        Host::start(&inner.launcher, id).await
-    };
-    let mut state = inner.lock();
-    state.booting -= 1;
-    match result {
-        Ok(host) if !inner.closed.load(Ordering::SeqCst) => {
-            let host = Arc::new(host);
-            inner.metrics.started(true, started.elapsed());
-            tracing::debug!(
-                host = id,
-                pid = host.pid,
-                ms = started.elapsed().as_millis(),
-                "isolate host ready"
-            );
-            state.failures_in_row = 0;
-            state.last_failure = None;
-            state.slots.push(Slot {
-                host: Arc::clone(&host),
-                active: 0,
-                served: 0,
-                idle_since: Instant::now(),
-                retiring: None,
-            });
-            tokio::spawn(watch_exit(Arc::clone(&inner), host));
-        }
-        Ok(host) => host.kill(),
-        Err(reason) => {
-            if !inner.closed.load(Ordering::SeqCst) {
-                inner.metrics.started(false, started.elapsed());
-                tracing::error!(host = id, error = %reason, "an isolate host failed to start");
-                state.failures_in_row += 1;
-                state.last_failure = Some(reason);
-                inner.fill(&mut state);
-            }
-        }
-    }
-    inner.publish(&state);
-    drop(state);
-    inner.changed.notify_waiters();
-}
-
-/// Removes a host that exited by itself (its workloads see the broken connection).
-async fn watch_exit(inner: Arc<Inner>, host: Arc<Host>) {
-    let exit = host.exited().await;
-    let mut state = inner.lock();
-    if let Some(index) = state.slots.iter().position(|slot| slot.host.id == host.id) {
-        if state.slots[index].retiring.is_none() {
-            tracing::warn!(host = host.id, exit = ?exit.map(|exit| exit.status), stderr = %host.stderr_tail(), "an isolate host exited");
-        }
-        let reason = if state.slots[index].active > 0 {
-            Retirement::Crashed
-        } else {
-            Retirement::Exited
-        };
-        state.slots[index].active = 0;
-        inner.retire(&mut state, index, Some(reason));
-        inner.fill(&mut state);
-        inner.publish(&state);
-    }
-    drop(state);
-    inner.changed.notify_waiters();
-}
-
-/// Every [`PING_EVERY`]: asks each idle host for its health; retires the ones that do not
-/// answer, are poisoned or hold too much memory; publishes the hosts' total RSS.
-async fn ping_loop(inner: std::sync::Weak<Inner>) {
-    let mut ticks = tokio::time::interval(PING_EVERY);
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
-        let Some(inner) = inner.upgrade() else { return };
-        if inner.closed.load(Ordering::SeqCst) {
-            return;
-        }
-        let hosts: Vec<Arc<Host>> = inner
-            .lock()
+        let active = state
             .slots
             .iter()
-            .map(|slot| Arc::clone(&slot.host))
-            .collect();
-        let mut rss_total = 0;
-        for host in hosts {
-            let verdict = ping(&host).await;
-            rss_total += host.rss_bytes().unwrap_or(0);
-            let Some(reason) = verdict else { continue };
-            let mut state = inner.lock();
-            if let Some(index) = state.slots.iter().position(|slot| slot.host.id == host.id) {
-                inner.retire(&mut state, index, Some(reason));
-                inner.fill(&mut state);
-                inner.publish(&state);
-            }
-        }
-        inner.metrics.host_rss(rss_total);
-    }
-}
-
-async fn ping(host: &Host) -> Option<Retirement> {
-    let call = host.client.call(Method::GET, "/health", Vec::new(), 4096);
-    let health = match tokio::time::timeout(PING_DEADLINE, call).await {
-        Ok(Ok((StatusCode::OK, body))) => serde_json::from_slice::<HealthResponse>(&body).ok(),
-        _ => None,
-    };
-    match health {
-        None => Some(Retirement::Unresponsive),
-        Some(health) if health.poisoned => Some(Retirement::Poisoned),
-        Some(_) => None,
+            .filter(|slot| slot.phase == Phase::Busy)
+            .count();
+        self.metrics
+            .publish(state.slots.len(), state.booting.len(), idle, active);
     }
 }

@@ -10,7 +10,6 @@ mod run;
 mod snapshot;
 mod ticker;
 
-use std::borrow::Cow;
 use std::hash::{BuildHasher, RandomState};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -139,15 +138,12 @@ impl Backend for WasmBackend {
         let _running = self.ticker.as_ref().map(EpochTicker::running);
         let started = std::time::Instant::now();
         let seed = RandomState::new().hash_one(workload.code.len()) >> 11;
-        let code = match workload.language {
-            Language::Javascript => Cow::Borrowed(workload.code.as_str()),
-            Language::Typescript => match typescript::strip_types(&workload.code) {
-                Ok(code) => Cow::Owned(code),
-                Err(error) => {
-                    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-                    return Ok(Outcome::failed(Status::Error, error, elapsed));
-                }
-            },
+        let code = match typescript::javascript(&workload.code, workload.language) {
+            Ok(code) => code,
+            Err(error) => {
+                let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+                return Ok(Outcome::failed(Status::Error, error, elapsed));
+            }
         };
         // A panic in the engine fails this workload, not the task that records it.
         AssertUnwindSafe(self.runner.run(&workload, &code, seed))
