@@ -42,7 +42,7 @@ export function compact(source: string): string {
     } else if (c === "/" && next === "*") {
       const end = source.indexOf("*/", i + 2);
       const stop = end < 0 ? source.length : end + 2;
-      out += source.slice(i, stop).includes("\n") ? "\n" : " ";
+      out = withBreak(out, source.slice(i, stop).includes("\n"));
       i = stop;
     } else if (c === "'" || c === '"') {
       copyQuoted(c);
@@ -73,7 +73,7 @@ export function compact(source: string): string {
         newline ||= source[i] === "\n";
         i++;
       }
-      out += newline ? "\n" : " ";
+      out = withBreak(out, newline);
     } else {
       if (c === "}") depth--;
       out += c;
@@ -81,4 +81,12 @@ export function compact(source: string): string {
     }
   }
   return out;
+}
+
+/** `out` followed by a line break (`newline`) or a space, unless it already ends with one. */
+function withBreak(out: string, newline: boolean): string {
+  const last = out[out.length - 1];
+  if (last === "\n" || (!newline && last === " ")) return out;
+  if (newline && last === " ") return out.slice(0, -1) + "\n";
+  return out + (newline ? "\n" : " ");
 }

@@ -10,13 +10,7 @@
  * Poisoned means an isolate the host could not stop may still run: the agent must replace the
  * process. Once poisoned the host stays poisoned and runs nothing more.
  */
-import type {
-  ErrorAnswer,
-  HealthAnswer,
-  PrepareAnswer,
-  RunAnswer,
-  RunHead,
-} from "./protocol.ts";
+import type { ErrorAnswer, HealthAnswer, PrepareAnswer, RunAnswer, RunHead } from "./protocol.ts";
 import { parseRunHead } from "./request.ts";
 import type { Warm } from "./warm.ts";
 import { runOnIsolate } from "./workload.ts";
@@ -39,7 +33,9 @@ export class Host {
     switch (type) {
       case "run": {
         const parsed = parseRunHead(head);
-        return parsed.ok ? await this.#run(parsed.head, payload) : refuse("invalid_request", parsed.message);
+        return parsed.ok
+          ? await this.#run(parsed.head, payload)
+          : refuse("invalid_request", parsed.message);
       }
       case "prepare":
         return await this.#prepare();

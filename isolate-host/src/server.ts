@@ -1,6 +1,6 @@
 /**
- * Serves the agent's connections on the host's socket, one at a time: reads a request frame,
- * answers it, and reads the next. A connection whose framing breaks is answered with an error
+ * Serves the agent's connections on the host's socket, one at a time (another waits until the
+ * one served closes): reads a request frame, answers it, and reads the next. A connection whose framing breaks is answered with an error
  * and closed (its byte stream cannot be trusted to find the next frame).
  */
 import { FrameReader, writeFrame } from "./frames.ts";

@@ -48,7 +48,9 @@ export function workerSource(entry = new URL("../worker/main.ts", import.meta.ur
     if (OTHER_EXPORT.test(code)) throw new Error(`${file.href}: an export the bundle cannot take`);
     const variable = `__module${done.size}`;
     modules.push(
-      isEntry ? code : `const ${variable} = (() => {\n${code}\nreturn { ${exported.join(", ")} };\n})();`,
+      isEntry
+        ? code
+        : `const ${variable} = (() => {\n${code}\nreturn { ${exported.join(", ")} };\n})();`,
     );
     done.set(file.href, variable);
     linking.delete(file.href);

@@ -111,12 +111,19 @@ export class RunningHost {
     return { ...run, output };
   }
 
-  async prepare(): Promise<PrepareAnswer & { error?: { code: string } }> {
+  async prepare(): Promise<PrepareAnswer> {
     return (await this.request({ type: "prepare" })).head as unknown as PrepareAnswer;
   }
 
   async health(): Promise<HealthAnswer> {
     return (await this.request({ type: "health" })).head as unknown as HealthAnswer;
+  }
+
+  /** Closes the kept connection (the host serves one connection at a time). */
+  disconnect(): void {
+    this.#conn?.close();
+    this.#conn = null;
+    this.#frames = null;
   }
 
   /** SIGKILLs the host and removes its directory. */

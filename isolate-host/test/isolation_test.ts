@@ -100,12 +100,12 @@ export default () => new Promise((resolve) => {
       },
     );
 
-    await t.step("messages a workload forges on the worker's port are checked", async () => {
-      const code = `import { parentPort } from "node:worker_threads";
-export default () => {
-  parentPort.postMessage("garbage");
-  parentPort.postMessage({ type: "result", status: "succeeded", output_json: "{bad" });
-  parentPort.postMessage({ type: "log", level: "log", message: "x".repeat(100) });
+    await t.step("messages a workload forges to its host are checked", async () => {
+      const code = `export default () => {
+  postMessage("garbage");
+  postMessage({ type: "result", outcome: { status: "succeeded", output: "{bad" } });
+  postMessage({ type: "log", level: "log", message: "x".repeat(100) });
+  postMessage({ type: "stopped", nonce: "guessed" });
   return "real";
 };`;
       const result = await host.execute(code, { max_log_bytes: 10 });

@@ -29,6 +29,7 @@ export const JSONParse = JSON.parse;
 export const StringCtor = String;
 export const NumberCtor = Number;
 export const PromiseCtor = Promise;
+export const setImmediateBuiltin = setImmediate;
 export const ErrorPrototype = Error.prototype;
 export const ObjectPrototypeIsPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
 export const ObjectDefineProperty = Object.defineProperty;

@@ -53,7 +53,9 @@ export function utf8Length(text: string, limit = Infinity): number {
     const unit = StringPrototypeCharCodeAt(text, i);
     if (unit < 0x80) bytes += 1;
     else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit < 0xdc00 && isLowSurrogate(StringPrototypeCharCodeAt(text, i + 1))) {
+    else if (
+      unit >= 0xd800 && unit < 0xdc00 && isLowSurrogate(StringPrototypeCharCodeAt(text, i + 1))
+    ) {
       bytes += 4;
       i++;
     } else bytes += 3;

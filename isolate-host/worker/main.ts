@@ -1,3 +1,5 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
 /**
  * The runtime inside each workload's isolate: a Web Worker made from one `data:` module (this
  * folder, bundled by `src/worker_source.ts`), holding no permissions, used for one workload and
@@ -67,8 +69,10 @@ listen("message", (event: MessageEvent<HostMessage>) => {
     post({ type: "stopped", nonce: message.nonce });
     close();
   } else if (message?.type === "ping" && !started) {
-    void warmUp(async (job) => (await run(job, REHEARSAL, () => {}))())
-      .then(() => post({ type: "ready" }));
+    void warmUp((job) => run(job, REHEARSAL, () => {})).then(() => {
+      failCurrent = null;
+      post({ type: "ready" });
+    });
   } else if (message?.type === "run" && !started) {
     started = true;
     const job = JSONParse(decodeUtf8(message.job)) as { code: string; input: unknown };
@@ -88,16 +92,15 @@ const REHEARSAL: Omit<RunMessage, "type" | "job"> = {
   max_log_lines: 10,
 };
 
-
 /**
- * Runs `job`, sending its logs and one result. Resolves, once the result is sent, with what ends
- * the run's error capture: only a rehearsal uses it, since a workload's worker is discarded.
+ * Runs `job`, sending its logs and one result; resolves (with nothing, so that no workload's
+ * `then` is looked up) once the result is sent.
  */
 async function run(
   job: Job,
   caps: Omit<RunMessage, "type" | "job">,
   send: (message: WorkerMessage) => void,
-): Promise<() => void> {
+): Promise<void> {
   const budget = new LogBudget(caps.max_log_bytes, caps.max_log_lines);
   pointConsole((level: LogLevel, message: string) => {
     if (budget.admit(message)) {
@@ -116,9 +119,6 @@ async function run(
   };
   failCurrent = (thrown) => finish(failed(describeError(thrown, module)));
   finish(await runWorkload(job, module));
-  return () => {
-    failCurrent = null;
-  };
 }
 
 /** The worker isolate's own heap. */

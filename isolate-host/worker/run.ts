@@ -7,7 +7,9 @@
  * permission, and reports syntax errors with their positions; stack frames name the short
  * blob URL, replaced by `workload.js` / `workload.ts` in what is reported.
  *
- * Everything after the import runs after workload code: captured built-ins only.
+ * Everything after the import runs after workload code: captured built-ins only, and every
+ * object this runtime resolves a promise with has no prototype, so a workload that makes
+ * objects thenable (`Object.prototype.then = …`) cannot take over the runtime's own `await`s.
  */
 import type { ErrorInfo } from "../src/protocol.ts";
 import { describeError, type ModuleName } from "./error_info.ts";
@@ -16,7 +18,9 @@ import {
   encodeUtf8,
   JSONStringify,
   moduleUrl,
+  PromiseCtor,
   revokeModuleUrl,
+  setImmediateBuiltin,
 } from "./intrinsics.ts";
 
 /** What to run, as the host hands it over. */
@@ -48,11 +52,34 @@ export async function runWorkload(job: Job, module: ModuleName): Promise<Outcome
   }
   let value: unknown;
   try {
-    value = await (main as (input: unknown) => unknown)(job.input);
+    const returned = await callInTask(main as (input: unknown) => unknown, job.input);
+    value = await returned.value;
   } catch (thrown) {
     return failed(describeError(thrown, module));
   }
   return serialise(value, job.max_output_bytes, module);
+}
+
+/**
+ * `main(input)`, called from a task of its own (`setImmediate`), so that a rejection the
+ * module's body left unhandled is reported before the call, as it would be in any later task.
+ * The value comes back wrapped, unresolved: resolving a promise with the workload's own promise
+ * would look up its `then`, which the workload may have replaced (`await` of a native promise
+ * does not).
+ */
+function callInTask(
+  main: (input: unknown) => unknown,
+  input: unknown,
+): Promise<{ value: unknown }> {
+  return new PromiseCtor((resolve, reject) =>
+    setImmediateBuiltin(() => {
+      try {
+        resolve({ __proto__: null, value: main(input) } as { value: unknown });
+      } catch (thrown) {
+        reject(thrown);
+      }
+    })
+  );
 }
 
 /** The module's namespace once it has been evaluated (top-level `await` included). */
@@ -76,12 +103,14 @@ function serialise(value: unknown, maxOutputBytes: number, module: ModuleName): 
   }
   const output = encodeUtf8(json ?? "null");
   const bytes = byteCount(output);
-  if (bytes > maxOutputBytes) return { status: "output_limit", output_bytes: bytes };
-  return { status: "succeeded", output };
+  if (bytes > maxOutputBytes) {
+    return { __proto__: null, status: "output_limit", output_bytes: bytes } as Outcome;
+  }
+  return { __proto__: null, status: "succeeded", output } as Outcome;
 }
 
 export function failed(error: ErrorInfo): Outcome {
-  return { status: "error", error };
+  return { __proto__: null, status: "error", error } as Outcome;
 }
 
 function contractError(message: string): ErrorInfo {

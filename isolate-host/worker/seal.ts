@@ -44,7 +44,12 @@ export function seal(onExit: (code: number) => void): void {
 }
 
 function replace(target: object, name: string, value: unknown): void {
-  ObjectDefineProperty(target, name, { value, writable: true, configurable: true, enumerable: true });
+  ObjectDefineProperty(target, name, {
+    value,
+    writable: true,
+    configurable: true,
+    enumerable: true,
+  });
 }
 
 function refuseSending(prototype: object): void {

@@ -243,6 +243,22 @@ impl Host {
         Some(pages * page_size())
     }
 
+    /// How many of the process's threads run a worker (Deno names them `worker-<id>`). A host
+    /// idle with its warm worker has one; more means a thread some workload started (a nested
+    /// worker) outlived it.
+    pub fn worker_threads(&self) -> usize {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.pid)) else {
+            return 0;
+        };
+        tasks
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.starts_with("worker-"))
+            })
+            .count()
+    }
+
     /// Whether the process is stopped by a signal (SIGSTOP, SIGTSTP, …): state `T` in
     /// `/proc/<pid>/stat`.
     pub fn is_stopped(&self) -> bool {

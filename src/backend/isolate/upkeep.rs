@@ -21,6 +21,8 @@ const PREPARE_DEADLINE: Duration = Duration::from_secs(10);
 const EXTRA_IDLE: Duration = Duration::from_secs(30);
 /// Bytes any answer but a workload's may take.
 const SMALL_ANSWER: usize = 4096;
+/// How long a host ready again may take to lose the thread of its last worker.
+const LEFTOVER_WAIT: Duration = Duration::from_millis(50);
 
 pub async fn boot(inner: Arc<Inner>, id: u64, heap_mb: u64, delay: Duration) {
     tokio::time::sleep(delay).await;
@@ -95,8 +97,10 @@ async fn watch_exit(inner: Arc<Inner>, host: Arc<Host>) {
 }
 
 /// After a workload: gives the host its own memory cap back, then has it make its next
-/// worker; the host is idle again once that worker is ready, retired if it cannot make one
-/// (or says it is poisoned: the last worker did not stop once answered).
+/// worker; the host is idle again once that worker is ready. It is retired if it cannot make
+/// one, if it says it is poisoned (the last worker did not stop once answered), or if more than
+/// its warm worker's thread is left (a nested worker the workload started, which outlives its
+/// parent and may spin on: Deno cannot stop it).
 pub async fn prepare(inner: Arc<Inner>, host: Arc<Host>) {
     if let Some(cgroup) = &host.cgroup
         && let Err(err) = cgroup.restore_cap()
@@ -106,7 +110,7 @@ pub async fn prepare(inner: Arc<Inner>, host: Arc<Host>) {
     let call = host.client.call(PREPARE, &[], SMALL_ANSWER);
     let ready = match tokio::time::timeout(PREPARE_DEADLINE, call).await {
         Ok(Ok(frame)) => match Answer::<PrepareAnswer>::parse(&frame.head) {
-            Ok(Answer::Answered(_)) => Ok(()),
+            Ok(Answer::Answered(_)) => leftover_threads(&host).await,
             Ok(Answer::Refused(refused)) if refused.error.code == "poisoned" => {
                 Err(Retirement::Poisoned)
             }
@@ -136,6 +140,26 @@ pub async fn prepare(inner: Arc<Inner>, host: Arc<Host>) {
     }
     drop(state);
     inner.changed.notify_waiters();
+}
+
+/// `Err(Poisoned)` if a worker thread beyond the warm one is still there, twice
+/// [`LEFTOVER_WAIT`] apart (the last workload's own thread may take a moment to end).
+async fn leftover_threads(host: &Host) -> Result<(), Retirement> {
+    if host.worker_threads() <= 1 {
+        return Ok(());
+    }
+    tokio::time::sleep(LEFTOVER_WAIT).await;
+    match host.worker_threads() {
+        0 | 1 => Ok(()),
+        threads => {
+            tracing::warn!(
+                host = host.id,
+                threads,
+                "a worker thread outlived its workload; retiring its host"
+            );
+            Err(Retirement::Poisoned)
+        }
+    }
 }
 
 /// Every [`PING_EVERY`]: asks each idle host for its health and retires the ones that do not
