@@ -199,6 +199,41 @@ async fn sigterm_lets_running_workloads_finish_and_records_every_one() {
 }
 
 #[tokio::test]
+async fn sigterm_ends_every_isolate_host_before_the_agent_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(
+        dir.path(),
+        &["--isolate-hosts", "2", "--isolate-spares", "1"],
+    );
+    agent.wait_until_every_tier_is_available().await;
+    let (status, _, body) = post(
+        &reqwest::Client::new(),
+        &agent.url("/v1/workloads"),
+        &busy("isolate", 10, 0),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("succeeded")),
+        "{body}"
+    );
+    let hosts = common::processes::deno_descendants(agent.child.id());
+    assert_eq!(hosts.len(), 3, "{hosts:?}");
+    let exit = tokio::task::spawn_blocking(move || agent.terminate())
+        .await
+        .unwrap();
+    assert!(exit.success(), "the agent exited with {exit}");
+    let left: Vec<u32> = hosts
+        .into_iter()
+        .filter(|&pid| common::processes::alive(pid))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "hosts still running as the agent exited: {left:?}"
+    );
+}
+
+#[tokio::test]
 async fn far_more_requests_than_places_get_429_and_the_accepted_ones_finish() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(dir.path(), &["--max-in-flight", "4"]);
@@ -284,7 +319,7 @@ async fn thousands_of_workloads_in_a_row_do_not_grow_the_agent() {
 
 /// `(pid, program)` of every process whose command line mentions `marker`.
 fn processes_mentioning(marker: &str) -> Vec<(u32, String)> {
-    common::pids()
+    common::processes::pids()
         .filter_map(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline);

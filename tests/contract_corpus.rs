@@ -139,6 +139,73 @@ fn corpus() -> Vec<Case> {
             input: json!(null),
             expect: json!({"status": "error", "error": {"name": "SyntaxError", "line": 2}}),
         },
+        // A workload that replaces built-ins it does not own breaks only itself: the tier's own
+        // code that runs after it (calling it, awaiting, serialising, describing its errors,
+        // its console, its timers) uses the built-ins as they were before it ran.
+        Case {
+            name: "a replaced Array iterator breaks only the workload",
+            code: "export default async () => {\n\
+                   Array.prototype[Symbol.iterator] = function* () { throw new Error('mine'); };\n\
+                   console.log('still', [1]);\n  return 5;\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": 5,
+                "logs": [{"level": "log", "message": "still [1]"}]}),
+        },
+        Case {
+            name: "async generators, then destructuring through a poisoned iterator",
+            code: "export default async () => {\n  const seen = [];\n\
+                   for await (const x of (async function* () { yield 1; yield 2; })()) seen.push(x);\n\
+                   Array.prototype[Symbol.iterator] = function* () { throw new Error('mine'); };\n\
+                   let destructured;\n\
+                   try { const [a] = [1]; destructured = a; } catch (e) { destructured = e.message; }\n\
+                   return { seen, destructured };\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded",
+                "output": {"seen": [1, 2], "destructured": "mine"}}),
+        },
+        Case {
+            name: "replaced Promise.prototype.then, JSON.stringify and Object.defineProperty",
+            code: "export default async () => {\n\
+                   Promise.prototype.then = function () { throw new Error('then'); };\n\
+                   JSON.stringify = () => '\"hacked\"';\n\
+                   Object.defineProperty = () => { throw new Error('nope'); };\n\
+                   return { a: [1, 2] };\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": {"a": [1, 2]}}),
+        },
+        Case {
+            name: "a throwing getter on Error.prototype, then a thrown error",
+            code: "export default () => {\n\
+                   Object.defineProperty(Error.prototype, 'message', { get() { throw 1; } });\n\
+                   String.prototype.slice = String.prototype.indexOf = () => { throw 2; };\n\
+                   throw new TypeError('boom');\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "error",
+                "error": {"name": "TypeError", "message": "boom", "line": 4}}),
+        },
+        Case {
+            name: "objects made thenable: the returned object is awaited as one",
+            code: "export default () => {\n\
+                   Object.prototype.then = function (resolve) { resolve('via then'); };\n\
+                   return { a: 1 };\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": "via then"}),
+        },
+        Case {
+            name: "timers still fire with iterators and Map replaced",
+            code: "export default () => new Promise((done) => {\n\
+                   Array.prototype[Symbol.iterator] = function* () { throw new Error('mine'); };\n\
+                   Map.prototype.set = Map.prototype.delete = Map.prototype.forEach = () => { throw 3; };\n\
+                   setTimeout(() => done('fired'), 5);\n});",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": "fired"}),
+        },
         Case {
             name: "import is an error",
             code: "import { x } from './elsewhere.js';\nexport default () => x;",

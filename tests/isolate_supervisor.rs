@@ -1,7 +1,7 @@
 //! The isolate tier's supervisor with real Deno host processes: a host killed or frozen
-//! (SIGSTOP) mid-workload,
-//! a runaway workload's host killed right after its deadline, hosts recycled after K
-//! workloads, no host left behind by a shutdown, a host that cannot start, and hosts jailed.
+//! (SIGSTOP) mid-workload, a runaway workload's host killed right after its deadline, hosts
+//! recycled after K workloads, hosts for other heap sizes, a leftover thread retiring its host,
+//! no host left behind by a shutdown, a host that cannot start, and hosts jailed.
 //!
 //! Each test runs its own agent and counts the `deno` processes descended from this test process, so the
 //! tests of this file take turns (`SERIAL`).
@@ -10,6 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::processes::{self, alive, name_and_parent};
 use common::{TestServer, run_on, serve_args};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
@@ -24,42 +25,9 @@ fn agent(dir: &std::path::Path, hosts: u32, spares: u32, extra: &[&str]) -> Test
     TestServer::start(serve_args(dir, &flags))
 }
 
-/// `(command name, parent pid)` of a process, from `/proc/<pid>/stat`.
-fn name_and_parent(pid: u32) -> Option<(String, u32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid …`; comm may contain spaces, so split around the last ')'.
-    let (head, tail) = stat.rsplit_once(')')?;
-    let name = head.split_once('(')?.1.to_owned();
-    let ppid = tail.split_whitespace().nth(1)?.parse().ok()?;
-    Some((name, ppid))
-}
-
-/// Pids of the `deno` processes descended from this test process (a jailed host is the
-/// child of its bubblewrap).
+/// Pids of the `deno` processes descended from this test process.
 fn deno_descendants() -> Vec<u32> {
-    let me = std::process::id();
-    let descends = |mut pid: u32| {
-        while pid > 1 {
-            match name_and_parent(pid) {
-                Some((_, parent)) if parent == me => return true,
-                Some((_, parent)) => pid = parent,
-                None => return false,
-            }
-        }
-        false
-    };
-    common::pids()
-        .filter(|&pid| name_and_parent(pid).is_some_and(|(name, _)| name == "deno"))
-        .filter(|&pid| descends(pid))
-        .collect()
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, tail)| tail.trim_start().starts_with('Z'))
-    })
+    processes::deno_descendants(std::process::id())
 }
 
 /// Polls `condition` every 10 ms until it holds; panics after `limit`.
@@ -248,29 +216,62 @@ async fn a_host_that_cannot_start_makes_the_tier_unhealthy_with_its_stderr() {
 }
 
 #[tokio::test]
-async fn one_host_runs_m_workloads_at_once() {
+async fn a_workload_of_another_heap_size_gets_a_host_of_its_own_kept_for_the_next() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let server = agent(dir.path(), 1, 0, &["--isolate-workers-per-host", "2"]);
-    let code = "import { threadId } from 'node:worker_threads';\n\
-                export default () => new Promise((done) => setTimeout(() => done(threadId), 1000))";
-    let started = Instant::now();
-    let (first, second) = tokio::join!(
-        run_on(&server, "isolate", code, json!({})),
-        run_on(&server, "isolate", code, json!({})),
-    );
-    // One after the other they would take at least 2 s.
+    let server = agent(dir.path(), 1, 0, &[]);
+    let default = trivial(&server).await;
+    let small = run_on(
+        &server,
+        "isolate",
+        "export default () => 1",
+        json!({"memory_mb": 16}),
+    )
+    .await;
+    assert_eq!(small["status"], "succeeded", "{small}");
     assert!(
-        started.elapsed() < Duration::from_millis(1900),
-        "{:?}",
-        started.elapsed()
+        small["metadata"]["worker_create_ms"].as_f64().unwrap() > 0.0,
+        "it waited for its host to start: {small}"
     );
-    for answer in [&first, &second] {
-        assert_eq!(answer["status"], "succeeded", "{answer}");
-    }
-    // Both ran in the one host, each in a worker of its own.
-    assert_ne!(first["output"], second["output"]);
-    assert_eq!(host_pid(&first), host_pid(&second));
+    assert_ne!(host_pid(&small), host_pid(&default));
+    let again = run_on(
+        &server,
+        "isolate",
+        "export default () => 2",
+        json!({"memory_mb": 16}),
+    )
+    .await;
+    assert_eq!(again["output"], 2, "{again}");
+    assert_eq!(
+        host_pid(&again),
+        host_pid(&small),
+        "the 16 MiB host is kept"
+    );
+    assert_eq!(host_pid(&trivial(&server).await), host_pid(&default));
+    server.stop();
+}
+
+#[tokio::test]
+async fn a_nested_worker_left_running_gets_its_host_retired() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = agent(dir.path(), 1, 0, &["--max-memory-mb", "1024"]);
+    // A node:worker_threads worker outlives the worker that started it, spinning on, and Deno
+    // cannot stop it: only its host's end does. (Each such worker commits ~512 MiB of code
+    // space, so it takes a workload with that much memory to start one at all.)
+    let code = "import { Worker } from 'node:worker_threads';\n\
+                export default () => { new Worker(new URL('data:text/javascript,for(;;){}')); \
+                return 'left'; }";
+    let answer = run_on(&server, "isolate", code, json!({"memory_mb": 1024})).await;
+    assert_eq!(answer["output"], "left", "{answer}");
+    let pid = host_pid(&answer);
+    let poisoned = "vulcan_isolate_host_retirements_total{reason=\"poisoned\"}";
+    eventually(Duration::from_secs(10), "the host's retirement", || {
+        !alive(pid)
+    })
+    .await;
+    assert_eq!(metric(&server, poisoned).await, 1.0);
+    assert_ne!(host_pid(&trivial(&server).await), pid);
     server.stop();
 }
 

@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { startAgent } from "./agent.mjs";
 import { workloadsForFile } from "./common.mjs";
 import { render } from "./report.mjs";
 
@@ -44,6 +45,10 @@ if (args["render-only"]) {
 ensureInstalled();
 const tmp = mkdtempSync(path.join(os.tmpdir(), "vulcan-peers-"));
 const agent = args.agent ? await startAgent(args.agent, path.join(tmp, "agent-data")) : null;
+if (agent) {
+  process.env.VULCAN_URL = agent.url;
+  process.env.VULCAN_PID = String(agent.child.pid);
+}
 const workloadsFile = path.join(tmp, "workloads.json");
 writeFileSync(workloadsFile, JSON.stringify(await workloadsForFile()));
 const denoEnv = {
@@ -144,44 +149,13 @@ try {
     writeFileSync(out, JSON.stringify(document, null, 1)); // partial results survive a failure
   }
 } finally {
-  agent?.kill();
+  agent?.child.kill();
   rmSync(tmp, { recursive: true, force: true });
 }
 document.machine.load_after = os.loadavg().map((l) => l.toFixed(2)).join(" ");
 writeFileSync(out, JSON.stringify(document, null, 1));
 render(document, reportPath, svgPath);
 console.error(`results ${out}\nreport  ${reportPath}\nchart   ${svgPath}`);
-
-/**
- * Starts `binary serve` on port 0 with its history in `dataDir`; sets `VULCAN_URL` and
- * `VULCAN_PID` for the `vulcan` program once every tier is available.
- */
-async function startAgent(binary, dataDir) {
-  const child = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
-    env: { ...process.env, NO_COLOR: "1", RUST_LOG: "warn,vulcan=info" },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const url = await new Promise((resolve, reject) => {
-    let log = "";
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk) => {
-      log += chunk;
-      const match = /vulcan listening address=(\S+)/.exec(log);
-      if (match) resolve(`http://${match[1]}`);
-    });
-    child.on("exit", (code) => reject(new Error(`the agent exited with ${code}:\n${log}`)));
-  });
-  for (let tries = 0;; tries++) {
-    const { backends } = await (await fetch(`${url}/v1/backends`)).json();
-    if (backends.every((tier) => tier.available)) break;
-    if (tries > 600) throw new Error(`tiers not available: ${JSON.stringify(backends)}`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  process.env.VULCAN_URL = url;
-  process.env.VULCAN_PID = String(child.pid);
-  console.error(`agent ${binary} (pid ${child.pid}) at ${url}`);
-  return child;
-}
 
 /** Runs one program; resolves with its JSON lines; its stderr (progress) passes through. */
 function runProgram(program) {

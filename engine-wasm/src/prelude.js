@@ -10,8 +10,14 @@
   const stringify = JSON.stringify;
   const ErrorCtor = Error;
   const StringCtor = String;
+  const NumberCtor = Number;
+  const TypeErrorCtor = TypeError;
   const resolve = Promise.resolve.bind(Promise);
   const apply = Reflect.apply;
+  // The timers' table, used after workload code ran: its methods are called through `apply`,
+  // and it is never iterated (a workload may replace any iterator).
+  const MapCtor = Map;
+  const { set: mapSet, delete: mapDelete, forEach: mapForEach } = Map.prototype;
 
   function define(target, name, value) {
     defineProperty(target, name, { value, writable: true, configurable: true, enumerable: false });
@@ -77,35 +83,35 @@
   define(global, "console", console);
 
   // --- virtual timers: fired by the engine in (due, creation) order, no real waiting ----
-  const timers = new Map();
+  const timers = new MapCtor();
   let clock = 0;
   let created = 0;
 
   function schedule(callback, delay, args, repeat) {
-    if (typeof callback !== "function") throw new TypeError("timer callback is not a function");
-    delay = Number(delay);
+    if (typeof callback !== "function") throw new TypeErrorCtor("timer callback is not a function");
+    delay = NumberCtor(delay);
     if (!(delay >= 0)) delay = 0;
     const id = ++created;
-    timers.set(id, { due: clock + delay, order: id, callback, args, every: repeat ? delay : -1 });
+    apply(mapSet, timers, [id, { due: clock + delay, order: id, callback, args, every: repeat ? delay : -1 }]);
     return id;
   }
 
   function clear(id) {
-    timers.delete(id);
+    apply(mapDelete, timers, [id]);
   }
 
   function fireNextTimer() {
     let id = 0, timer;
-    for (const [key, candidate] of timers) {
+    apply(mapForEach, timers, [(candidate, key) => {
       if (!timer || candidate.due < timer.due || (candidate.due === timer.due && candidate.order < timer.order)) {
         id = key;
         timer = candidate;
       }
-    }
+    }]);
     if (!timer) return false;
     clock = timer.due;
     if (timer.every < 0) {
-      timers.delete(id);
+      apply(mapDelete, timers, [id]);
     } else {
       timer.due = clock + timer.every;
       timer.order = ++created;
@@ -123,7 +129,7 @@
   define(global, "clearTimeout", function clearTimeout(id) { clear(id); });
   define(global, "clearInterval", function clearInterval(id) { clear(id); });
   define(global, "queueMicrotask", function queueMicrotask(callback) {
-    if (typeof callback !== "function") throw new TypeError("microtask callback is not a function");
+    if (typeof callback !== "function") throw new TypeErrorCtor("microtask callback is not a function");
     // On the engine's job queue, so an exception fails the workload as a timer's does.
     defer(callback);
   });

@@ -15,12 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use vulcan::config::{Cli, ServeArgs};
 
-/// The pids of every process, as `/proc` lists them now.
-pub fn pids() -> impl Iterator<Item = u32> {
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
-}
+pub mod processes;
 
 /// The compiled guest is cached here across tests and runs, as the agent does in production.
 pub fn cache_dir() -> PathBuf {

@@ -89,8 +89,13 @@ export interface WorkloadRequest {
 
 export interface IsolateMetadata {
   tier: "isolate";
+  /** How long the workload waited for a worker to be made (0 when a warm one was ready). */
   worker_create_ms: number;
   warm_age_ms: number;
+  /** How long its worker took to be made, waited for or not. */
+  worker_ready_ms: number;
+  /** The most memory its host held above what it held before it. */
+  memory_peak_bytes: number;
   heap_used_bytes: number;
   heap_total_bytes: number;
   external_bytes: number;

@@ -92,9 +92,12 @@ function metadataTable(record: WorkloadRecord, endToEndMs?: number): HTMLElement
       [
         "Worker creation",
         meta.worker_create_ms > 0
-          ? `${ms(meta.worker_create_ms)} (created for this workload)`
-          : `0 ms (warm worker, waited ${ms(meta.warm_age_ms)})`,
+          ? `waited ${ms(meta.worker_create_ms)} (a worker was made for this workload)`
+          : `${ms(meta.worker_ready_ms)}, before it came (warm worker, waited ${
+            ms(meta.warm_age_ms)
+          })`,
       ],
+      ["Memory peak", bytes(meta.memory_peak_bytes)],
       ["V8 heap", `${bytes(meta.heap_used_bytes)} used of ${bytes(meta.heap_total_bytes)}`],
       ["External memory", bytes(meta.external_bytes)],
       ["Host", `#${meta.host_id} (pid ${meta.host_pid})`],

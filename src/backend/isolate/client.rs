@@ -163,7 +163,10 @@ mod tests {
         let host = fake_host(dir.path(), Serve::Echo);
         let client = HostClient::new(host.socket.clone());
         for n in 0..3u8 {
-            let answer = client.call(br#"{"type":"run"}"#, &[1, 2, n], 1024).await.unwrap();
+            let answer = client
+                .call(br#"{"type":"run"}"#, &[1, 2, n], 1024)
+                .await
+                .unwrap();
             assert_eq!(&answer.head[..], br#"{"type":"run"}"#);
             assert_eq!(&answer.payload[..], &[n, 2, 1]);
         }
@@ -187,7 +190,10 @@ mod tests {
         let host = fake_host(dir.path(), Serve::DropSecond);
         let client = HostClient::new(host.socket.clone());
         assert!(client.call(b"{}", b"", 1024).await.is_ok());
-        assert!(client.call(b"{}", b"", 1024).await.is_err(), "read, then dropped");
+        assert!(
+            client.call(b"{}", b"", 1024).await.is_err(),
+            "read, then dropped"
+        );
         assert_eq!(host.requests.load(Ordering::SeqCst), 2);
         // The broken connection is gone: the next call opens a new one.
         assert!(client.call(b"{}", b"", 1024).await.is_ok());

@@ -285,24 +285,24 @@ impl IsolateBackend {
                 let error = WorkloadError::new("Timeout", message);
                 failed(Status::Timeout, error, Retirement::Runaway, &served)
             }
-            Ok(Ok(frame)) => match Answer::<RunAnswer>::parse(&frame.head)
-                .and_then(Answer::answered)
-            {
-                Ok(answer) => {
-                    let verdict = if answer.poisoned {
-                        Verdict::Retire(Retirement::Poisoned)
-                    } else {
-                        Verdict::Keep
-                    };
-                    match answer.into_outcome(&frame.payload, workload, served) {
-                        Ok(outcome) => (outcome, verdict),
-                        Err(reason) => {
-                            crashed(format!("the isolate host broke the protocol: {reason}"))
+            Ok(Ok(frame)) => {
+                match Answer::<RunAnswer>::parse(&frame.head).and_then(Answer::answered) {
+                    Ok(answer) => {
+                        let verdict = if answer.poisoned {
+                            Verdict::Retire(Retirement::Poisoned)
+                        } else {
+                            Verdict::Keep
+                        };
+                        match answer.into_outcome(&frame.payload, workload, served) {
+                            Ok(outcome) => (outcome, verdict),
+                            Err(reason) => {
+                                crashed(format!("the isolate host broke the protocol: {reason}"))
+                            }
                         }
                     }
+                    Err(reason) => crashed(reason),
                 }
-                Err(reason) => crashed(reason),
-            },
+            }
             Ok(Err(err)) => {
                 let (status, error, reason) = died(host, workload, &err).await;
                 // The host's memory as it died (its cgroup outlives it while `host` is held).
@@ -334,9 +334,9 @@ async fn died(
         )
     };
     let died = match exit {
-        Some(exit) if exit.oom_killed => memory_limit(
-            "heap and off-heap memory such as ArrayBuffers and WebAssembly memories",
-        ),
+        Some(exit) if exit.oom_killed => {
+            memory_limit("heap and off-heap memory such as ArrayBuffers and WebAssembly memories")
+        }
         Some(_) if host.stderr_tail().contains(V8_OUT_OF_MEMORY) => {
             memory_limit("JS heap out of memory")
         }

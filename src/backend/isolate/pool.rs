@@ -361,7 +361,12 @@ impl Inner {
                 .iter()
                 .filter(|slot| slot.retiring.is_none() && slot.host.heap_mb == heap_mb)
                 .count();
-            serving + state.booting.iter().filter(|&&heap| heap == heap_mb).count()
+            serving
+                + state
+                    .booting
+                    .iter()
+                    .filter(|&&heap| heap == heap_mb)
+                    .count()
         };
         while count(state) < target {
             let delay = match state.failures_in_row {
@@ -381,7 +386,11 @@ impl Inner {
             .iter()
             .filter(|slot| slot.retiring.is_none() && slot.host.heap_mb != default)
             .count()
-            + state.booting.iter().filter(|&&heap| heap != default).count();
+            + state
+                .booting
+                .iter()
+                .filter(|&&heap| heap != default)
+                .count();
         if extras >= self.settings.hosts {
             let unused = state
                 .slots
@@ -404,7 +413,12 @@ impl Inner {
     fn start_host(self: &Arc<Self>, state: &mut State, heap_mb: u64, delay: Duration) {
         state.booting.push(heap_mb);
         state.next_id += 1;
-        tokio::spawn(upkeep::boot(Arc::clone(self), state.next_id, heap_mb, delay));
+        tokio::spawn(upkeep::boot(
+            Arc::clone(self),
+            state.next_id,
+            heap_mb,
+            delay,
+        ));
     }
 
     /// Adds a host that has just started, idle with its warm worker.

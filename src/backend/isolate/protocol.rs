@@ -220,7 +220,8 @@ fn parse_output(output: &[u8]) -> Result<Box<RawValue>, WorkloadError> {
         )
     };
     let text = std::str::from_utf8(output).map_err(|err| refused(err.to_string()))?;
-    RawValue::from_string(well_formed_text(text).into_owned()).map_err(|err| refused(err.to_string()))
+    RawValue::from_string(well_formed_text(text).into_owned())
+        .map_err(|err| refused(err.to_string()))
 }
 
 #[cfg(test)]
@@ -275,7 +276,10 @@ mod tests {
             panic!("isolate metadata expected");
         };
         assert_eq!((metadata.host_id, metadata.host_pid), (7, 42));
-        assert_eq!((metadata.warm_age_ms, metadata.worker_ready_ms), (12.0, 9.0));
+        assert_eq!(
+            (metadata.warm_age_ms, metadata.worker_ready_ms),
+            (12.0, 9.0)
+        );
         assert_eq!(metadata.worker_create_ms, 0.0, "a warm worker was ready");
         assert_eq!(metadata.memory_peak_bytes, 4096);
     }
@@ -307,7 +311,10 @@ mod tests {
         let error = r#"{"name":"X","message":"y"}"#;
         let run = |status, error| answer(status, error).into_outcome(b"", &workload(), SERVED);
         assert!(run("fuel_exhausted", error).is_err());
-        assert!(run("memory_limit", error).is_err(), "the agent decides memory_limit");
+        assert!(
+            run("memory_limit", error).is_err(),
+            "the agent decides memory_limit"
+        );
         assert!(run("error", "null").is_err());
         assert_eq!(run("timeout", error).unwrap().status, Status::Timeout);
     }
