@@ -10,14 +10,22 @@
  * `--agent` starts that `vulcan` binary on a free loopback port with a fresh data dir for the
  * run (and stops it after), instead of measuring an agent named by `VULCAN_URL`/`VULCAN_PID`.
  *
- * IDs: deno-run, node-worker, quickjs-emscripten, rquickjs-native, deno-web-worker,
- * deno-node-worker, vulcan. `--include` merges results measured elsewhere into these: a file of
+ * IDs: deno-run, node-worker, isolated-vm, workerd, quickjs-emscripten, rquickjs-native,
+ * deno-web-worker, deno-node-worker, vulcan. `--include` merges results measured elsewhere into these: a file of
  * JSON lines (e.g. the cargo benches' backend-only figures in the same shape) or an earlier
  * results file. `PEERS_WORKLOADS`, `PEERS_CONCURRENCY`,
  * `PEERS_SCALE` are passed to every program (common.mjs).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,6 +98,8 @@ const PROGRAMS = [
     env: denoEnv,
   },
   { id: "node-worker", command: process.execPath, args: ["node-worker.mjs"] },
+  { id: "isolated-vm", command: process.execPath, args: ["isolated-vm.mjs"] },
+  { id: "workerd", command: process.execPath, args: ["workerd.mjs"] },
   {
     id: "deno-run",
     command: DENO,
@@ -182,15 +192,21 @@ function parseLines(text) {
   return text.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
 }
 
-/** Installs the peers' packages and the pinned Deno if they are missing. */
+/**
+ * Installs the peers' packages (isolated-vm is built against Node's own headers, `.npmrc`
+ * here) and the pinned Deno if they are missing or older than their lock files.
+ */
 function ensureInstalled() {
   for (
-    const [dir, marker] of [[HERE, "node_modules/quickjs-emscripten"], [
+    const [dir, marker] of [[HERE, "node_modules/.package-lock.json"], [
       ISOLATE_HOST,
       "node_modules/@deno/linux-x64-glibc/deno",
     ]]
   ) {
-    if (existsSync(path.join(dir, marker))) continue;
+    const installed = path.join(dir, marker);
+    const stale = existsSync(installed) &&
+      statSync(path.join(dir, "package-lock.json")).mtimeMs > statSync(installed).mtimeMs;
+    if (existsSync(installed) && !stale) continue;
     console.error(`npm ci in ${dir}`);
     const result = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], {
       cwd: dir,

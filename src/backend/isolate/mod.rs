@@ -414,7 +414,7 @@ async fn watch(host: &Host, baseline: Option<u64>, workload_bytes: u64) -> Alarm
             return Alarm::Committed(committed - baseline);
         }
         looks += 1;
-        if looks % STOPPED_EVERY == 0 {
+        if looks.is_multiple_of(STOPPED_EVERY) {
             let stopped = host.is_stopped();
             if stopped && seen_stopped {
                 return Alarm::Stopped;
