@@ -16,11 +16,11 @@ import { describeError, type ModuleName } from "./error_info.ts";
 import {
   byteCount,
   encodeUtf8,
+  inTask,
   JSONStringify,
   moduleUrl,
   PromiseCtor,
   revokeModuleUrl,
-  setImmediateBuiltin,
 } from "./intrinsics.ts";
 
 /** What to run, as the host hands it over. */
@@ -61,8 +61,8 @@ export async function runWorkload(job: Job, module: ModuleName): Promise<Outcome
 }
 
 /**
- * `main(input)`, called from a task of its own (`setImmediate`), so that a rejection the
- * module's body left unhandled is reported before the call, as it would be in any later task.
+ * `main(input)`, called from a task of its own (`inTask`), so that a rejection the module's
+ * body left unhandled is reported before the call, as it would be in any later task.
  * The value comes back wrapped, unresolved: resolving a promise with the workload's own promise
  * would look up its `then`, which the workload may have replaced (`await` of a native promise
  * does not).
@@ -72,7 +72,7 @@ function callInTask(
   input: unknown,
 ): Promise<{ value: unknown }> {
   return new PromiseCtor((resolve, reject) =>
-    setImmediateBuiltin(() => {
+    inTask(() => {
       try {
         resolve({ __proto__: null, value: main(input) } as { value: unknown });
       } catch (thrown) {
