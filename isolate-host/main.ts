@@ -1,16 +1,16 @@
 /**
  * The isolate host: runs workloads, one at a time, each in a fresh Web Worker (a fresh V8
  * isolate) that holds no permissions, for the agent that started it and talks to it over a
- * Unix socket (`src/frames.ts`). The command line is in README.md.
+ * Unix socket (`src/frames.ts`). It runs as `dist/host.js`, this module bundled with the
+ * workers' runtime by `build/main.ts`; the command line is in README.md.
  *
- * Start-up order is the security argument: read the worker's runtime, bind the socket, revoke
- * every permission, and only then make the first warm worker and print the readiness line
- * `{"ready":true,"pid":N}` on stdout. Diagnostics go to stderr.
+ * Start-up order is the security argument: bind the socket, revoke every permission, and only
+ * then make the first warm worker and print the readiness line `{"ready":true,"pid":N}` on
+ * stdout. Diagnostics go to stderr.
  *
  * # Layout
+ * - `build/`                the bundler behind `dist/host.js` (build time only)
  * - `src/args.ts`           command-line flags
- * - `src/worker_source.ts`  the worker's runtime bundled into one `data:` module, read at start
- * - `src/compact.ts`        that bundle without comments and spare white space
  * - `src/permissions.ts`    revoking every permission
  * - `src/frames.ts`         the socket's framing: a JSON head and raw payload bytes
  * - `src/server.ts`         the agent's connections, one request at a time
@@ -29,7 +29,9 @@ import { Host } from "./src/host.ts";
 import { revokeAll } from "./src/permissions.ts";
 import { serve } from "./src/server.ts";
 import { Warm } from "./src/warm.ts";
-import { workerSource } from "./src/worker_source.ts";
+
+/** The workers' runtime as one `data:` module, put in front of the bundle by `build/main.ts`. */
+declare const WORKER_URL: string;
 
 let args: Args;
 try {
@@ -41,7 +43,7 @@ try {
 
 if (args.exitOnStdinEof) exitOnStdinEof();
 
-const warm = new Warm(workerSource());
+const warm = new Warm(WORKER_URL);
 const listener = Deno.listen({ transport: "unix", path: args.socket });
 revokeAll();
 await warm.prepare();

@@ -33,6 +33,13 @@ if [[ ! -x $host/node_modules/@deno/linux-x64-glibc/deno || $host/package-lock.j
   echo "setup: installing the pinned Deno (npm ci in $host/)"
   (cd "$host" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The host program the agent runs, bundled into isolate-host/dist/host.js when any of its
+# sources is newer than the last build.
+if [[ ! -f $host/dist/host.js ]] ||
+  [[ -n $(find "$host/main.ts" "$host/src" "$host/worker" "$host/build" -newer "$host/dist/host.js" -print -quit) ]]; then
+  echo "setup: building the isolate host (npm run build in $host/)"
+  (cd "$host" && npm run --silent build)
+fi
 
 # The API fuzzer (schemathesis), pinned with hashes by tests/fuzz/requirements.txt.
 if [[ ${1:-} == test ]]; then

@@ -189,6 +189,8 @@ async fn a_host_that_cannot_start_makes_the_tier_unhealthy_with_its_stderr() {
     std::fs::create_dir_all(deno.parent().unwrap()).unwrap();
     std::fs::write(&deno, "#!/bin/sh\necho 'error: broken deno' >&2\nexit 3\n").unwrap();
     std::fs::set_permissions(&deno, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(host_dir.join("dist")).unwrap();
+    std::fs::write(host_dir.join("dist/host.js"), "").unwrap();
     let host_dir = host_dir.display().to_string();
     let server = agent(dir.path(), 1, 0, &["--isolate-host-dir", &host_dir]);
 

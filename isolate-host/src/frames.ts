@@ -26,7 +26,11 @@ export class FrameReader {
   #start = 0;
   #end = 0;
 
-  constructor(readonly conn: Deno.Conn) {}
+  readonly conn: Deno.Conn;
+
+  constructor(conn: Deno.Conn) {
+    this.conn = conn;
+  }
 
   /** The next frame; `null` when the connection closed between frames. */
   async next(): Promise<Frame | null> {

@@ -26,7 +26,11 @@ export class Host {
   /** Whether the last workload's isolate stopped once it was answered. */
   #settled: Promise<boolean> = Promise.resolve(true);
 
-  constructor(readonly warm: Warm) {}
+  readonly warm: Warm;
+
+  constructor(warm: Warm) {
+    this.warm = warm;
+  }
 
   async handle(head: unknown, payload: Uint8Array): Promise<Answer> {
     const type = (head as { type?: unknown } | null)?.type;

@@ -21,7 +21,11 @@ export class Warm {
   #ready: WarmIsolate | null = null;
   #making: Promise<WarmIsolate> | null = null;
 
-  constructor(readonly source: string) {}
+  readonly source: string;
+
+  constructor(source: string) {
+    this.source = source;
+  }
 
   get isReady(): boolean {
     return this.#ready !== null;

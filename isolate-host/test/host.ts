@@ -27,10 +27,10 @@ export function hostCommand(dir: string, options: HostOptions = {}): Deno.Comman
     "--no-code-cache",
     "--unstable-worker-options",
     `--v8-flags=--max-old-space-size=${options.heapMb ?? 64}`,
-    `--allow-read=${hostDir}/worker,${socket}`,
+    `--allow-read=${socket}`,
     `--allow-write=${socket}`,
     `--allow-net=unix:${socket}`,
-    `${hostDir}/main.ts`,
+    `${hostDir}/dist/host.js`,
     "--socket",
     socket,
   ];

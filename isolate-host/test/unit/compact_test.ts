@@ -1,4 +1,4 @@
-import { compact } from "../../src/compact.ts";
+import { compact } from "../../build/compact.ts";
 import { assertEquals } from "../assert.ts";
 
 Deno.test("comments go, strings and templates stay, line breaks are kept", () => {

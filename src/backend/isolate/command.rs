@@ -1,6 +1,6 @@
-//! The command line of one isolate host, as `isolate-host/README.md` gives it: an empty
-//! environment, a private working directory, no permission beyond reading the worker's
-//! modules and serving the host's own socket, nothing fetched at run time. Its stdin is a pipe
+//! The command line of one isolate host, as `isolate-host/README.md` gives it: the built host
+//! (`dist/host.js`), an empty environment, a private working directory, no permission beyond
+//! serving the host's own socket, nothing fetched at run time. Its stdin is a pipe
 //! whose other end only the agent holds: the host exits when it reaches end of file, that is
 //! when the agent is gone, however it went (`--exit-on-stdin-eof`).
 
@@ -13,6 +13,9 @@ use super::jail::Jail;
 
 /// Where the pinned Deno binary is, relative to `isolate-host/` (installed by `npm ci`).
 const DENO: &str = "node_modules/@deno/linux-x64-glibc/deno";
+/// The host program, bundled with its workers' runtime, relative to `isolate-host/` (built by
+/// `npm run build`).
+pub const HOST_PROGRAM: &str = "dist/host.js";
 /// Unix socket paths are limited to 108 bytes, terminator included.
 const MAX_SOCKET_PATH: usize = 107;
 
@@ -33,6 +36,14 @@ impl HostCommand {
             return Err(format!(
                 "Deno not found at {} (run `make setup`, or `npm ci` in {})",
                 deno.display(),
+                host_dir.display()
+            ));
+        }
+        let program = host_dir.join(HOST_PROGRAM);
+        if !program.is_file() {
+            return Err(format!(
+                "the host program {} is not built (run `make setup`, or `npm run build` in {})",
+                program.display(),
                 host_dir.display()
             ));
         }
@@ -97,13 +108,10 @@ impl HostCommand {
             ])
             // Web Workers take no heap limit of their own: V8's flag sets every isolate's.
             .arg(format!("--v8-flags=--max-old-space-size={heap_mb}"))
-            .arg(format!(
-                "--allow-read={},{socket_text}",
-                host.join("worker").display()
-            ))
+            .arg(format!("--allow-read={socket_text}"))
             .arg(format!("--allow-write={socket_text}"))
             .arg(format!("--allow-net=unix:{socket_text}"))
-            .arg(host.join("main.ts"))
+            .arg(host.join(HOST_PROGRAM))
             .arg("--socket")
             .arg(socket)
             .arg("--exit-on-stdin-eof")

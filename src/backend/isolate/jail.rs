@@ -2,7 +2,7 @@
 //! workload escape V8 and Deno's permission checks.
 //!
 //! Inside, the host sees a read-only root holding only its Deno binary and the libraries it
-//! links, its own program (`main.ts`, `src/`, `worker/`), a private `/proc`, a minimal `/dev`
+//! links, its own program (`dist/host.js`), a private `/proc`, a minimal `/dev`
 //! and its run directory (read-write: its socket lives there); a network namespace with only
 //! an unconfigured loopback; its own pid, IPC, UTS, user and cgroup namespaces, with no
 //! capabilities and no way to make more user namespaces. Deno runs as pid 1 of its
@@ -62,7 +62,7 @@ impl Jail {
         }
         let mut read_only = linked_libraries(deno)?;
         read_only.push(deno.to_path_buf());
-        read_only.extend(["main.ts", "src", "worker"].map(|part| host_dir.join(part)));
+        read_only.push(host_dir.join(super::command::HOST_PROGRAM));
         let jail = Jail { read_only };
         let output = Command::new(BWRAP)
             .args(jail.args(run_dir))
