@@ -127,19 +127,24 @@ export interface StopMessage {
   nonce: string;
 }
 
-/**
- * Sent once the worker is created: it warms up (its first message costs ~1.5 ms more than the
- * next ones, the first module import ~1 ms more) and answers `ready`.
- */
+/** Sent once the worker is created: its first message costs ~1.5 ms more than the next ones. */
 export interface PingMessage {
   type: "ping";
 }
 
-export type HostMessage = PingMessage | RunMessage | StopMessage;
+/**
+ * Sent when the worker has waited unused a while: it rehearses a run (the first module import
+ * costs ~1.5 ms more than the next ones), off the path of the workload to come.
+ */
+export interface RehearseMessage {
+  type: "rehearse";
+}
+
+export type HostMessage = PingMessage | RehearseMessage | RunMessage | StopMessage;
 
 // --- worker → host -----------------------------------------------------------------------
 
-/** Warmed up: the worker may be offered to a workload. */
+/** The answer to `ping`: the worker may be offered to a workload. */
 export interface ReadyMessage {
   type: "ready";
 }

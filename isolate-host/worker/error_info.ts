@@ -59,8 +59,9 @@ export function describeError(thrown: unknown, module: ModuleName): ErrorInfo {
   const name = text(() => error.name) ?? "Error";
   const message = text(() => error.message) ?? "";
   const stack = text(() => error.stack);
-  const prefix = moduleFramePrefix(module.url);
-  const loadFailure = splitLoadFailure(message, prefix);
+  // No URL yet: the error came before the module was imported, so it has no position in it.
+  const prefix = module.url === "" ? null : moduleFramePrefix(module.url);
+  const loadFailure = prefix === null ? null : splitLoadFailure(message, prefix);
   if (loadFailure) {
     const { line, column } = loadFailure;
     const prefix = "SyntaxError: ";
@@ -72,6 +73,7 @@ export function describeError(thrown: unknown, module: ModuleName): ErrorInfo {
     const at = `    at ${module.display}:${line}:${column}`;
     return info(realName, realMessage, { line, column }, `${realName}: ${realMessage}\n${at}`);
   }
+  if (prefix === null) return info(name, message, null, stack);
   const shownStack = stack === null ? null : cleanStack(stack, prefix, module.display);
   return info(name, message, firstPosition(stack ?? "", prefix), shownStack);
 }
@@ -97,14 +99,15 @@ function splitLoadFailure(
 
 /** The position in the first stack frame that is in the workload's module. */
 function firstPosition(stack: string, prefix: string): Position | null {
-  let from = 0;
-  while (true) {
-    const at = StringPrototypeIndexOf(stack, prefix, from);
-    if (at < 0) return null;
+  for (
+    let at = StringPrototypeIndexOf(stack, prefix);
+    at >= 0;
+    at = StringPrototypeIndexOf(stack, prefix, at + 1)
+  ) {
     const position = positionAfter(stack, at + prefix.length);
     if (position) return position;
-    from = at + 1;
   }
+  return null;
 }
 
 /** The `L:C` after the first `:` from `from` (the end of a module's name in a frame). */

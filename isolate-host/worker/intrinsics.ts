@@ -28,7 +28,6 @@ export const JSONStringify = JSON.stringify;
 export const JSONParse = JSON.parse;
 export const StringCtor = String;
 export const NumberCtor = Number;
-export const PromiseCtor = Promise;
 export const ErrorPrototype = Error.prototype;
 export const ObjectPrototypeIsPrototypeOf = uncurry(Object.prototype.isPrototypeOf);
 export const ObjectDefineProperty = Object.defineProperty;
@@ -114,22 +113,4 @@ export function ErrorEventError(event: ErrorEvent): unknown {
 const reasonOf = Object.getOwnPropertyDescriptor(PromiseRejectionEvent.prototype, "reason")!.get!;
 export function PromiseRejectionEventReason(event: PromiseRejectionEvent): unknown {
   return apply(reasonOf, event, []);
-}
-
-// A task of its own: a message this worker sends itself. (`setImmediate` is Node's, and
-// touching it boots Deno's Node compatibility in the worker, ~13 ms of CPU; the first
-// `setTimeout(0)` of a fresh worker takes ~10 ms, later ones ~2 ms; this takes ~0.15 ms.)
-const tasks = new MessageChannel();
-const postToPort = MessagePort.prototype.postMessage;
-let nextTask: (() => void) | null = null;
-tasks.port1.onmessage = () => {
-  const task = nextTask;
-  nextTask = null;
-  task?.();
-};
-
-/** Runs `task` from a task of its own; one at a time. */
-export function inTask(task: () => void): void {
-  nextTask = task;
-  apply(postToPort, tasks.port2, [null]);
 }

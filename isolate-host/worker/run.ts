@@ -13,15 +13,7 @@
  */
 import type { ErrorInfo } from "../src/protocol.ts";
 import { describeError, type ModuleName } from "./error_info.ts";
-import {
-  byteCount,
-  encodeUtf8,
-  inTask,
-  JSONStringify,
-  moduleUrl,
-  PromiseCtor,
-  revokeModuleUrl,
-} from "./intrinsics.ts";
+import { byteCount, encodeUtf8, JSONStringify, moduleUrl, revokeModuleUrl } from "./intrinsics.ts";
 
 /** What to run, as the host hands it over. */
 export interface Job {
@@ -52,34 +44,13 @@ export async function runWorkload(job: Job, module: ModuleName): Promise<Outcome
   }
   let value: unknown;
   try {
-    const returned = await callInTask(main as (input: unknown) => unknown, job.input);
-    value = await returned.value;
+    // `await` of a native promise does not look up its `then`, which the workload may have
+    // replaced; a thenable it returns is awaited as one, as the contract says.
+    value = await (main as (input: unknown) => unknown)(job.input);
   } catch (thrown) {
     return failed(describeError(thrown, module));
   }
   return serialise(value, job.max_output_bytes, module);
-}
-
-/**
- * `main(input)`, called from a task of its own (`inTask`), so that a rejection the module's
- * body left unhandled is reported before the call, as it would be in any later task.
- * The value comes back wrapped, unresolved: resolving a promise with the workload's own promise
- * would look up its `then`, which the workload may have replaced (`await` of a native promise
- * does not).
- */
-function callInTask(
-  main: (input: unknown) => unknown,
-  input: unknown,
-): Promise<{ value: unknown }> {
-  return new PromiseCtor((resolve, reject) =>
-    inTask(() => {
-      try {
-        resolve({ __proto__: null, value: main(input) } as { value: unknown });
-      } catch (thrown) {
-        reject(thrown);
-      }
-    })
-  );
 }
 
 /** The module's namespace once it has been evaluated (top-level `await` included). */

@@ -92,3 +92,15 @@ Deno.test("a thrown non-error, or an error whose getters throw, degrades", () =>
   };
   assertEquals(describeError(unprintable, blob).message, "unprintable value");
 });
+
+Deno.test("an error from before the module had a URL has no position, and ends", () => {
+  const error = new ReferenceError("load is not defined");
+  error.stack = "ReferenceError: load is not defined\n    at run (data:text/javascript,x:1:2)";
+  const info = describeError(error, { url: "", display: "workload.js" });
+  assertEquals([info.name, info.message, info.line, info.column], [
+    "ReferenceError",
+    "load is not defined",
+    null,
+    null,
+  ]);
+});
