@@ -7,7 +7,7 @@
 //! - [`backend`]: the `Backend` trait and the types that cross it; [`backend::isolate`] is
 //!   the V8-isolates-in-supervised-Deno-hosts tier, [`backend::wasm`] the QuickJS-in-wasmtime
 //!   tier.
-//! - [`typescript`]: type stripping for tiers without a TypeScript front end.
+//! - [`typescript`]: type stripping, the one TypeScript front end of every tier.
 //! - [`policy`]: routing policies as data (rules over workload features, a fallback).
 //! - [`router`]: routing, a pure function of a workload, the tiers and a policy.
 //! - [`experiment`]: routing experiments' reports.
