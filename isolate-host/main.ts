@@ -30,8 +30,8 @@ import { revokeAll } from "./src/permissions.ts";
 import { serve } from "./src/server.ts";
 import { Warm } from "./src/warm.ts";
 
-/** The workers' runtime as one `data:` module, put in front of the bundle by `build/main.ts`. */
-declare const WORKER_URL: string;
+/** The workers' runtime as one module's text, put in front of the bundle by `build/main.ts`. */
+declare const WORKER_SOURCE: string;
 
 let args: Args;
 try {
@@ -43,7 +43,7 @@ try {
 
 if (args.exitOnStdinEof) exitOnStdinEof();
 
-const warm = new Warm(WORKER_URL);
+const warm = new Warm(runtimeUrl(WORKER_SOURCE));
 const listener = Deno.listen({ transport: "unix", path: args.socket });
 revokeAll();
 await warm.prepare();
@@ -63,4 +63,14 @@ function exitOnStdinEof(): void {
     }
     Deno.exit(0);
   })().catch((error) => console.error("isolate-host: reading stdin:", error));
+}
+
+/**
+ * The URL each worker starts from: a `blob:` URL, short whatever the runtime's size. Deno reads
+ * the URL of the module that calls `import()` on every call, and a worker made from a `data:`
+ * URL holding the runtime (24 K characters) cost ~7 ms more CPU to make and ~0.9 ms more per
+ * workload's `import()` than one made from this, measured here.
+ */
+function runtimeUrl(source: string): string {
+  return URL.createObjectURL(new Blob([source], { type: "application/javascript" }));
 }

@@ -2,8 +2,8 @@
  * A module and everything it imports from this directory tree as one JavaScript module, at build
  * time (`build/main.ts`): the host then starts without transpiling TypeScript (and without
  * loading Node's `node:module`, which cost it ~65 ms of CPU at every start), and each worker
- * starts from one self-contained `data:` module (no module graph to resolve; a worker from a
- * file module costs about twice one from a `data:` URL, measured here).
+ * starts from one self-contained module (no module graph to resolve; a worker from a file
+ * module costs about twice one from a `blob:` or `data:` URL, measured here).
  *
  * The bundling is deliberately small, for code written to its rules (checked, not assumed):
  * relative imports are `import { a, b } from "./x.ts";` (or `../dir/x.ts`) only, exports are

@@ -15,6 +15,8 @@ import { parseRunHead } from "./request.ts";
 import type { Warm } from "./warm.ts";
 import { runOnIsolate } from "./workload.ts";
 
+const utf8 = new TextDecoder();
+
 export interface Answer {
   head: RunAnswer | PrepareAnswer | HealthAnswer | ErrorAnswer;
   payload?: Uint8Array;
@@ -24,7 +26,7 @@ export class Host {
   #served = 0;
   #poisoned = false;
   /** Whether the last workload's isolate stopped once it was answered. */
-  #settled: Promise<boolean> = Promise.resolve(true);
+  #settle: () => Promise<boolean> = () => Promise.resolve(true);
 
   readonly warm: Warm;
 
@@ -54,15 +56,15 @@ export class Host {
     if (this.#poisoned) return poisoned();
     const warm = this.warm.take();
     if (!warm) return refuse("no_warm_isolate", "no warm isolate is ready: send prepare first");
-    const finished = await runOnIsolate(warm, head, job);
+    const finished = await runOnIsolate(warm, head, utf8.decode(job));
     this.#served += 1;
     this.#poisoned ||= finished.answer.poisoned;
-    this.#settled = finished.settled;
+    this.#settle = finished.settle;
     return { head: finished.answer, payload: finished.output };
   }
 
   async #prepare(): Promise<Answer> {
-    this.#poisoned ||= !(await this.#settled);
+    this.#poisoned ||= !(await this.#settle());
     if (this.#poisoned) return poisoned();
     try {
       const warm = await this.warm.prepare();

@@ -1,10 +1,10 @@
 /**
  * A single-use isolate: what `warm.ts`, `workload.ts` and `deadline.ts` know of the thing a
  * workload runs in, whatever makes it. Here it is a Deno Web Worker (a fresh V8 isolate on a
- * thread of its own) started from the runtime's `data:` module with no permissions at all.
+ * thread of its own) started from the runtime's bundled module with no permissions at all.
  *
- * Measured here (Deno 2.9): a Web Worker from a `data:` module costs about half the CPU of one
- * from a file module, and about a third of a `node:worker_threads` worker (which boots Node's
+ * Measured here (Deno 2.9): a Web Worker from a `blob:` or `data:` module costs about half the
+ * CPU of one from a file module, and about a third of a `node:worker_threads` worker (which boots Node's
  * compatibility layer); `terminate()` does not stop one spinning in JavaScript (see
  * `deadline.ts`); and reaching V8's heap limit in one aborts the whole process, which is why a
  * host runs one workload at a time and the agent replaces it then.
@@ -22,7 +22,7 @@ export interface SingleUseIsolate {
   terminate(): void;
 }
 
-/** Starts an isolate running the runtime at `source` (a `data:` URL). */
+/** Starts an isolate running the runtime at `source` (a `blob:` URL). */
 export function createIsolate(source: string): SingleUseIsolate {
   const worker = new Worker(source, { type: "module", deno: { permissions: "none" } });
   let onMessage: (data: unknown) => void = () => {};

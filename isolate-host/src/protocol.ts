@@ -112,8 +112,11 @@ export interface ErrorAnswer {
 /** The one workload a worker runs. */
 export interface RunMessage {
   type: "run";
-  /** The run frame's payload, unread by the host. */
-  job: Uint8Array;
+  /**
+   * The run frame's payload as text, unparsed by the host. Decoded here: a worker's first
+   * `TextDecoder` call costs ~0.35 ms, on its workload's path.
+   */
+  job: string;
   module_name: ModuleDisplayName;
   max_output_bytes: number;
   max_log_bytes: number;

@@ -22,6 +22,7 @@ import {
   ErrorPrototype,
   moduleFramePrefix,
   ObjectPrototypeIsPrototypeOf,
+  RUNTIME_URL,
   StringCtor,
   StringPrototypeCharCodeAt,
   StringPrototypeIncludes,
@@ -49,7 +50,7 @@ interface Position {
 }
 
 /** What marks a frame of the runtime's own code (the worker's bundle, Deno's `ext:` modules). */
-const RUNTIME_FRAMES = ["(data:text/javascript,", "(ext:", "at data:text/javascript,", "at ext:"];
+const RUNTIME_FRAMES = [`(${RUNTIME_URL}:`, "(ext:", `at ${RUNTIME_URL}:`, "at ext:"];
 
 export function describeError(thrown: unknown, module: ModuleName): ErrorInfo {
   if (!isError(thrown)) {

@@ -56,16 +56,10 @@ export function encodeUtf8(text: string): Uint8Array {
   return apply(encode, encoder, [text]);
 }
 
-const decoder = new TextDecoder();
-const decode = TextDecoder.prototype.decode;
-export function decodeUtf8(bytes: Uint8Array): string {
-  return apply(decode, decoder, [bytes]);
-}
+/** The runtime's own module (a `blob:` URL in a worker), which its stack frames name. */
+export const RUNTIME_URL = import.meta.url;
 
-/**
- * How frames of a workload's module loaded from a `data:` URL begin (Deno abbreviates long
- * ones); the runtime's own module is `data:text/javascript,…`, so its frames never do.
- */
+/** How frames of a workload's module loaded from a `data:` URL begin (Deno abbreviates long ones). */
 export const DATA_MODULE_PREFIX = "data:application/javascript,";
 /**
  * Code up to this many UTF-16 units is loaded from a `data:` URL, longer code from a `blob:`

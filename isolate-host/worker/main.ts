@@ -1,9 +1,9 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 /**
- * The runtime inside each workload's isolate: a Web Worker made from one `data:` module (this
- * folder, bundled by `src/worker_source.ts`), holding no permissions, used for one workload and
- * then terminated.
+ * The runtime inside each workload's isolate: a Web Worker made from one module (this folder,
+ * bundled by `build/main.ts`, served from a `blob:` URL), holding no permissions, used for one
+ * workload and then terminated.
  *
  * A worker's life: its modules run (capturing every built-in the runtime needs later, see
  * `intrinsics.ts`; sealing the channels out; installing the console). It answers the host's
@@ -28,7 +28,6 @@ import type {
 import { installConsole } from "./console.ts";
 import { describeError, type ModuleName } from "./error_info.ts";
 import {
-  decodeUtf8,
   ErrorEventError,
   EventPrototypePreventDefault,
   isolateMemory,
@@ -79,7 +78,7 @@ listen("message", (event: MessageEvent<HostMessage>) => {
     });
   } else if (message?.type === "run" && !started) {
     started = true;
-    const job = JSONParse(decodeUtf8(message.job)) as { code: string; input: unknown };
+    const job = JSONParse(message.job) as { code: string; input: unknown };
     const go = () =>
       run(
         { code: job.code, input: job.input, max_output_bytes: message.max_output_bytes },

@@ -6,8 +6,9 @@ async function bundled(files: Record<string, string>): Promise<string> {
   const dir = await Deno.makeTempDir();
   try {
     for (const [name, text] of Object.entries(files)) {
-      await Deno.mkdir(`${dir}/${name}/..`, { recursive: true });
-      await Deno.writeTextFile(`${dir}/${name}`, text);
+      const file = `${dir}/${name}`;
+      await Deno.mkdir(file.slice(0, file.lastIndexOf("/")), { recursive: true });
+      await Deno.writeTextFile(file, text);
     }
     return bundle(new URL(`file://${dir}/main.ts`));
   } finally {

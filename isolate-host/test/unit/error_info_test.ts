@@ -1,4 +1,5 @@
 import { describeError, type ModuleName } from "../../worker/error_info.ts";
+import { RUNTIME_URL } from "../../worker/intrinsics.ts";
 import { assertEquals } from "../assert.ts";
 
 const blob: ModuleName = { url: "blob:null/1234", display: "workload.ts" };
@@ -11,7 +12,7 @@ Deno.test("a thrown error's position is its first frame in the workload", () => 
   const error = new TypeError("bad");
   error.stack =
     "TypeError: bad\n    at JSON.parse (<anonymous>)\n    at f (blob:null/1234:4:27)\n" +
-    "    at data:text/javascript,const%20__module0......reasonOf%20%3D:5:53";
+    `    at ${RUNTIME_URL}:5:53`;
   assertEquals(describeError(error, blob), {
     name: "TypeError",
     message: "bad",
@@ -25,7 +26,7 @@ Deno.test("a data: module's frames, abbreviated by Deno, are found and renamed",
   const error = new RangeError("far");
   error.stack = "RangeError: far\n" +
     "    at Module.default (data:application/javascript,export%20default%20(......%20%7D%3B:3:9)\n" +
-    "    at run (data:text/javascript,const%20__module0......reasonOf%20%3D:1:2)";
+    `    at run (${RUNTIME_URL}:1:2)`;
   assertEquals(describeError(error, data), {
     name: "RangeError",
     message: "far",
@@ -95,7 +96,7 @@ Deno.test("a thrown non-error, or an error whose getters throw, degrades", () =>
 
 Deno.test("an error from before the module had a URL has no position, and ends", () => {
   const error = new ReferenceError("load is not defined");
-  error.stack = "ReferenceError: load is not defined\n    at run (data:text/javascript,x:1:2)";
+  error.stack = `ReferenceError: load is not defined\n    at run (${RUNTIME_URL}:1:2)`;
   const info = describeError(error, { url: "", display: "workload.js" });
   assertEquals([info.name, info.message, info.line, info.column], [
     "ReferenceError",
