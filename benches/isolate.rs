@@ -27,6 +27,7 @@ fn main() -> anyhow::Result<()> {
         let hosts = agent.args.isolate.hosts();
         let backend = agent
             .state
+            .workloads
             .backend(BackendKind::Isolate)
             .expect("the isolate tier")
             .clone();

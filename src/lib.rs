@@ -14,9 +14,15 @@
 //! - [`json_object`]: deserializing structs from objects only, never positional arrays.
 //! - [`cpu_time`]: CPU time of the agent and its isolate hosts, for experiments.
 //! - [`admission`]: the bound on workloads in flight (429 past it).
-//! - [`store`]: workload history in SQLite, written behind the answers by a batching writer.
+//! - [`workloads`]: a workload's life without HTTP: accepted (checked, routed, limits set),
+//!   run on its tier, its record handed to the history. Handlers and experiments call it.
+//! - [`store`]: the history behind one trait, [`store::History`], and the stored
+//!   [`store::Record`]; [`store::sqlite`] is the embedded engine (records written behind the
+//!   answers by a batching writer).
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.
-//! - [`api`]: the axum router, handlers, OpenAPI description and error mapping.
+//! - [`api`]: the axum router, handlers, the API's bodies (the answer's
+//!   [`api::WorkloadRecord`] is built from a stored record), OpenAPI description and error
+//!   mapping.
 //! - [`server`]: wiring shared by `main` and the tests.
 //! - [`cli`]: `vulcan run`, a client for scripts.
 
@@ -35,3 +41,4 @@ pub mod router;
 pub mod server;
 pub mod store;
 pub mod typescript;
+pub mod workloads;

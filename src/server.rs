@@ -15,14 +15,15 @@ use crate::backend::wasm::{WasmBackend, WasmConfig};
 use crate::config::ServeArgs;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
-use crate::store::Store;
+use crate::store::sqlite::SqliteHistory;
+use crate::workloads::Workloads;
 
 /// Opens the history and starts every tier.
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     args.limits.check().map_err(anyhow::Error::msg)?;
     let policy = PolicySlot::from_arg(&args.policy).map_err(anyhow::Error::msg)?;
     let metrics = Metrics::new();
-    let store = Store::open(
+    let history = SqliteHistory::open(
         &args.data_dir,
         args.history_max_records,
         metrics.history_write_errors.clone(),
@@ -43,12 +44,14 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let isolate = IsolateBackend::start(isolate_config(args), metrics.registry()).await;
     let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(isolate), Arc::new(wasm)];
     Ok(AppState {
-        backends: backends.into(),
-        store: Arc::new(store),
-        metrics: Arc::new(metrics),
+        workloads: Workloads {
+            backends: backends.into(),
+            history: Arc::new(history),
+            metrics: Arc::new(metrics),
+            limits: Arc::new(args.limits.clone()),
+        },
         admission: Admission::new(args.max_in_flight),
         policy: Arc::new(policy),
-        limits: Arc::new(args.limits.clone()),
         web_dir: args.web_dir.as_path().into(),
         calibration: Arc::default(),
     })
@@ -90,9 +93,9 @@ pub async fn serve(
         tracing::info!(in_flight, "waiting for workloads whose clients hung up");
     }
     state.admission.drained().await;
-    for backend in state.backends.iter() {
+    for backend in state.workloads.backends.iter() {
         backend.shutdown().await;
     }
-    state.store.close();
+    state.workloads.history.close();
     served
 }

@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use super::error::{AppError, ErrorBody};
 use super::extract::ApiJson;
 use super::state::AppState;
-use super::workloads::plan;
 use crate::backend::{BackendKind, Capabilities, Health, Language};
 use crate::error::Error;
 use crate::experiment::calibration::Calibration;
@@ -47,7 +46,7 @@ pub struct BackendInfo {
 pub async fn backends_list(State(state): State<AppState>) -> Json<BackendsResponse> {
     let backends = BackendKind::ALL
         .into_iter()
-        .map(|kind| match state.backend(kind) {
+        .map(|kind| match state.workloads.backend(kind) {
             Some(backend) => {
                 let health = backend.health();
                 BackendInfo {
@@ -134,7 +133,8 @@ pub async fn route_preview(
         (Some(code), None) => code.len() as u64,
         (None, bytes) => bytes.unwrap_or(0),
     };
-    let max = state.limits.max_code_bytes;
+    let limits = &state.workloads.limits;
+    let max = limits.max_code_bytes;
     if code_bytes > max {
         let message = format!("code_bytes must be at most {max}, got {code_bytes}");
         return Err(Error::InvalidRequest(message).into());
@@ -143,10 +143,10 @@ pub async fn route_preview(
         isolation: query.isolation,
         language: query.language,
         code_bytes,
-        timeout_ms: query.timeout_ms.unwrap_or(state.limits.timeout_ms),
-        memory_mb: query.memory_mb.unwrap_or(state.limits.memory_mb),
+        timeout_ms: query.timeout_ms.unwrap_or(limits.timeout_ms),
+        memory_mb: query.memory_mb.unwrap_or(limits.memory_mb),
         fuel: query.fuel,
         tag: query.tag,
     };
-    Ok(Json(plan(&state, &request, &policy)?.0))
+    Ok(Json(state.workloads.plan(&request, &policy)?.0))
 }

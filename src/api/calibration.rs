@@ -8,11 +8,11 @@ use axum::extract::State;
 
 use super::error::{AppError, ErrorBody};
 use super::state::AppState;
-use super::workloads::{WorkloadRequest, accept, run};
 use crate::backend::{Language, Metadata, Status};
 use crate::error::Error;
 use crate::experiment::calibration::{Calibration, REFERENCE};
 use crate::router::Isolation;
+use crate::workloads::WorkloadRequest;
 
 /// Runs of each reference workload; the median is kept.
 const RUNS: usize = 5;
@@ -63,8 +63,8 @@ async fn measure(state: &AppState, code: &str) -> Result<(u64, f64), Error> {
         fuel: None,
         tag: None,
     };
-    let accepted = accept(state, request, &state.policy.policy())?;
-    let record = run(state, accepted).await;
+    let accepted = state.workloads.accept(request, &state.policy.policy())?;
+    let record = state.workloads.run(accepted).await;
     match (record.status, record.metadata) {
         (Status::Succeeded, Some(Metadata::Wasm(wasm))) => {
             Ok((wasm.fuel_consumed, record.duration_ms - wasm.instantiate_ms))

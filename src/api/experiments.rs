@@ -16,7 +16,6 @@ use utoipa::ToSchema;
 use super::error::{AppError, ErrorBody};
 use super::extract::ApiJson;
 use super::state::AppState;
-use super::workloads::{WorkloadRequest, accept, run};
 use crate::backend::{BackendKind, Status};
 use crate::cpu_time::process_tree_cpu;
 use crate::error::Error;
@@ -24,6 +23,7 @@ use crate::experiment::{PolicyReport, RoutingReport, Run};
 use crate::policy::{PolicyChoice, RoutingPolicy};
 use crate::router::Isolation;
 use crate::store::ListQuery;
+use crate::workloads::WorkloadRequest;
 
 const MAX_POLICIES: usize = 8;
 const MAX_WORKLOADS: usize = 200;
@@ -96,7 +96,7 @@ pub async fn routing_experiment(
         policies.len(),
         workloads.len(),
         repeat,
-        state.limits.max_experiment_runs,
+        state.workloads.limits.max_experiment_runs,
     )?;
     // Admitted: a client that hangs up does not cut a run short.
     let running = state.clone();
@@ -149,9 +149,9 @@ async fn run_once(
     let mut request = request.clone();
     request.isolation = Isolation::Auto;
     let started = Instant::now();
-    match accept(state, request, policy) {
+    match state.workloads.accept(request, policy) {
         Ok(accepted) => {
-            let record = run(state, accepted).await;
+            let record = state.workloads.run(accepted).await;
             Run {
                 workload,
                 backend: Some(record.backend),
@@ -229,8 +229,8 @@ async fn from_history(state: &AppState, slice: HistorySlice) -> Result<Vec<Named
         backend: slice.backend,
     };
     let mut workloads = Vec::new();
-    for summary in state.store.list(query).await?.into_iter().rev() {
-        let Some(record) = state.store.get(summary.id.clone()).await? else {
+    for summary in state.workloads.history.list(query).await?.into_iter().rev() {
+        let Some(record) = state.workloads.history.get(summary.id.clone()).await? else {
             continue;
         };
         workloads.push(NamedWorkload {

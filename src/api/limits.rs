@@ -9,11 +9,11 @@ use utoipa::ToSchema;
 use super::error::{AppError, ErrorBody};
 use super::extract::ApiJson;
 use super::state::AppState;
-use super::workloads::{WorkloadRequest, accept, run};
 use crate::backend::Metadata;
 use crate::error::Error;
 use crate::experiment::limits::{LimitRun, LimitsReport};
 use crate::router::Isolation;
+use crate::workloads::WorkloadRequest;
 
 const MAX_RUNS: u32 = 50;
 
@@ -52,7 +52,7 @@ pub async fn limits_experiment(
     ApiJson(experiment): ApiJson<LimitsExperiment>,
 ) -> Result<Json<LimitsReport>, AppError> {
     let runs = experiment.runs.unwrap_or(10);
-    let max = u64::from(MAX_RUNS).min(state.limits.max_experiment_runs);
+    let max = u64::from(MAX_RUNS).min(state.workloads.limits.max_experiment_runs);
     if !(1..=max).contains(&u64::from(runs)) {
         let message = format!("runs must be between 1 and {max}, got {runs}");
         return Err(Error::InvalidRequest(message).into());
@@ -64,7 +64,7 @@ pub async fn limits_experiment(
     let policy = state.policy.policy();
     // The first run is accepted up front, so a bad limit is a 400 before anything runs; the
     // later ones are routed again as they come (a tier may have gone down in between).
-    let mut first = Some(accept(&state, request.clone(), &policy)?);
+    let mut first = Some(state.workloads.accept(request.clone(), &policy)?);
     // Admitted: a client that hangs up does not cut a run short.
     let running = state.clone();
     let work = async move {
@@ -72,9 +72,9 @@ pub async fn limits_experiment(
         for _ in 0..runs {
             let accepted = match first.take() {
                 Some(accepted) => accepted,
-                None => accept(&running, request.clone(), &policy)?,
+                None => running.workloads.accept(request.clone(), &policy)?,
             };
-            let record = run(&running, accepted).await;
+            let record = running.workloads.run(accepted).await;
             let fuel_consumed = match record.metadata {
                 Some(Metadata::Wasm(wasm)) => wasm.fuel_consumed,
                 _ => 0,

@@ -27,8 +27,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{AppError, ErrorBody};
+pub use record_json::WorkloadRecord;
 pub use state::AppState;
-pub use workloads::WorkloadRequest;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,14 +62,16 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(system::healthz))
         .routes(routes!(system::metrics))
         .split_for_parts();
-    let metrics = state.metrics.clone();
+    let metrics = state.workloads.metrics.clone();
     router
         .route("/openapi.json", get(move || async move { Json(spec) }))
         .route("/", get(web::index))
         .route("/assets/{name}", get(web::asset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.limits.max_body_bytes()))
+        .layer(DefaultBodyLimit::max(
+            state.workloads.limits.max_body_bytes(),
+        ))
         .with_state(state)
         .route_layer(middleware::from_fn_with_state(
             metrics,

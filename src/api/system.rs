@@ -35,6 +35,7 @@ pub struct TierHealth {
 )]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Healthz>) {
     let backends: Vec<_> = state
+        .workloads
         .backends
         .iter()
         .map(|backend| TierHealth {
@@ -61,14 +62,15 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Healthz
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String))
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let workloads = &state.workloads;
     for kind in BackendKind::ALL {
-        let up = state
+        let up = workloads
             .backend(kind)
             .is_some_and(|backend| backend.health().healthy);
-        state.metrics.set_backend_up(kind, up);
+        workloads.metrics.set_backend_up(kind, up);
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        workloads.metrics.render(),
     )
 }

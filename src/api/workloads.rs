@@ -1,57 +1,21 @@
 //! `/v1/workloads`: run a workload, read one back, list the history.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
-use serde_json::value::RawValue;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::error::{AppError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
-use super::record_json::RecordJson;
+use super::record_json::WorkloadRecord;
 use super::state::AppState;
-use crate::backend::{
-    BackendKind, Capabilities, Language, LimitRange, Limits, Outcome, Status, Workload,
-    WorkloadError, json_null,
-};
+use crate::backend::{BackendKind, Status};
 use crate::error::Error;
-use crate::policy::{RoutingPolicy, check_name};
-use crate::router::{self, Isolation, Route, RouteError, RouteRequest};
-use crate::store::{ListQuery, WorkloadRecord, WorkloadSummary};
+use crate::store::{ListQuery, WorkloadSummary};
+use crate::workloads::WorkloadRequest;
 
 const DEFAULT_LIST_LIMIT: u32 = 50;
 const MAX_LIST_LIMIT: u32 = 500;
-
-/// A workload to run.
-#[derive(Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WorkloadRequest {
-    /// An ES module whose default export (sync or async function) is called with `input`.
-    pub code: String,
-    #[serde(default)]
-    pub language: Language,
-    /// Any JSON value; `null` when absent.
-    #[serde(default)]
-    #[schema(value_type = Option<Value>)]
-    pub input: Option<Box<RawValue>>,
-    #[serde(default)]
-    pub isolation: Isolation,
-    /// Wall-clock budget; see `GET /v1/backends` for the default and maximum.
-    #[schema(minimum = 1)]
-    pub timeout_ms: Option<u64>,
-    /// Memory cap; see `GET /v1/backends` for the default and maximum.
-    #[schema(minimum = 1)]
-    pub memory_mb: Option<u64>,
-    /// Deterministic fuel budget (wasm tier only); unmetered when absent.
-    #[schema(minimum = 1)]
-    pub fuel: Option<u64>,
-    /// A label kept in the history, which routing rules can match: 1 to 64 letters, digits,
-    /// spaces, `.`, `_` or `-`.
-    #[schema(pattern = r"^[A-Za-z0-9._ -]{1,64}$")]
-    pub tag: Option<String>,
-}
 
 #[utoipa::path(
     post,
@@ -71,143 +35,19 @@ pub struct WorkloadRequest {
 pub async fn workloads_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<WorkloadRequest>,
-) -> Result<RecordJson, AppError> {
+) -> Result<WorkloadRecord, AppError> {
     let policy = state.policy.policy();
-    let accepted = accept(&state, request, &policy)?;
+    let accepted = state.workloads.accept(request, &policy)?;
     // Admitted: a client that hangs up cannot stop the record being written.
-    let running = state.clone();
-    let record = state
+    let workloads = state.workloads.clone();
+    let answer = state
         .admitted("workload", async move {
-            let record = run(&running, accepted).await;
-            store(&running, record).await
+            let record = workloads.run(accepted).await;
+            let recorded = workloads.record(record.clone()).await;
+            WorkloadRecord::new(record, recorded)
         })
         .await?;
-    Ok(RecordJson(record))
-}
-
-/// A workload past validation and routing, with its limits set for the chosen tier.
-pub(super) struct Accepted {
-    workload: Workload,
-    isolation: Isolation,
-    tag: Option<String>,
-    pub route: Route,
-}
-
-/// Checks sizes, then routes the workload under `policy` and sets its limits.
-pub(super) fn accept(
-    state: &AppState,
-    request: WorkloadRequest,
-    policy: &RoutingPolicy,
-) -> Result<Accepted, Error> {
-    let limits = &state.limits;
-    check_size("code", request.code.len() as u64, limits.max_code_bytes)?;
-    let input = request.input.unwrap_or_else(json_null);
-    check_size("input", input.get().len() as u64, limits.max_input_bytes)?;
-    let route_request = RouteRequest {
-        isolation: request.isolation,
-        language: request.language,
-        code_bytes: request.code.len() as u64,
-        timeout_ms: request.timeout_ms.unwrap_or(limits.timeout_ms),
-        memory_mb: request.memory_mb.unwrap_or(limits.memory_mb),
-        fuel: request.fuel,
-        tag: request.tag.clone(),
-    };
-    let (route, workload_limits) = plan(state, &route_request, policy)?;
-    Ok(Accepted {
-        workload: Workload {
-            code: request.code,
-            language: request.language,
-            input,
-            limits: workload_limits,
-        },
-        isolation: request.isolation,
-        tag: request.tag,
-        route,
-    })
-}
-
-/// Routes a workload under `policy` and sets its limits for the chosen tier, checking them
-/// against what that tier accepts.
-pub(super) fn plan(
-    state: &AppState,
-    request: &RouteRequest,
-    policy: &RoutingPolicy,
-) -> Result<(Route, Limits), Error> {
-    if let Some(tag) = &request.tag {
-        check_name("tag", tag).map_err(Error::InvalidRequest)?;
-    }
-    let route = router::route(request, &state.tier_states(), policy).map_err(route_error)?;
-    let capabilities = state.capabilities(route.backend);
-    let limits = Limits {
-        timeout_ms: within("timeout_ms", request.timeout_ms, capabilities.timeout_ms)?,
-        memory_mb: within("memory_mb", request.memory_mb, capabilities.memory_mb)?,
-        fuel: fuel_within(request.fuel, &capabilities)?,
-        max_output_bytes: state.limits.max_output_bytes,
-        max_log_bytes: state.limits.max_log_bytes,
-        max_log_lines: state.limits.max_log_lines,
-    };
-    Ok((route, limits))
-}
-
-/// Runs an accepted workload on its tier; the record is not yet stored.
-pub(super) async fn run(state: &AppState, accepted: Accepted) -> WorkloadRecord {
-    let Accepted {
-        workload,
-        isolation,
-        tag,
-        route,
-    } = accepted;
-    let backend = state
-        .backend(route.backend)
-        .expect("the router only picks configured tiers");
-    let created_at_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64);
-    let (code, input, language, limits) = (
-        workload.code.clone(),
-        workload.input.clone(),
-        workload.language,
-        workload.limits,
-    );
-    state.metrics.in_flight.inc();
-    let outcome = backend.execute(workload).await.unwrap_or_else(|err| {
-        tracing::error!(error = %err, backend = route.backend.as_str(), "backend failed");
-        let message = format!("the {} tier failed: {err}", route.backend.as_str());
-        Outcome::failed(
-            Status::BackendCrashed,
-            WorkloadError::new("BackendCrashed", message),
-            0.0,
-        )
-    });
-    state.metrics.in_flight.dec();
-    state.metrics.observe_outcome(route.backend, &outcome);
-    WorkloadRecord {
-        id: uuid::Uuid::now_v7().to_string(),
-        created_at_ms,
-        status: outcome.status,
-        backend: route.backend,
-        route_reason: route.reason,
-        tag,
-        isolation,
-        language,
-        limits,
-        output: outcome.output,
-        error: outcome.error,
-        logs: outcome.logs,
-        logs_truncated: outcome.logs_truncated,
-        duration_ms: outcome.duration_ms,
-        metadata: outcome.metadata,
-        code,
-        input,
-        recorded: true,
-    }
-}
-
-/// Hands the record to the history; the answer says if it could not be recorded (the store
-/// logs and counts why).
-async fn store(state: &AppState, mut record: WorkloadRecord) -> WorkloadRecord {
-    record.recorded = state.store.record(record.clone()).await;
-    record
+    Ok(answer)
 }
 
 #[utoipa::path(
@@ -224,9 +64,9 @@ async fn store(state: &AppState, mut record: WorkloadRecord) -> WorkloadRecord {
 pub async fn workloads_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<RecordJson, AppError> {
-    match state.store.get(id.clone()).await? {
-        Some(record) => Ok(RecordJson(record)),
+) -> Result<WorkloadRecord, AppError> {
+    match state.workloads.history.get(id.clone()).await? {
+        Some(record) => Ok(WorkloadRecord::new(record, true)),
         None => Err(Error::NotFound(id).into()),
     }
 }
@@ -271,55 +111,5 @@ pub async fn workloads_list(
         status: params.status,
         backend: params.backend,
     };
-    Ok(Json(state.store.list(query).await?))
-}
-
-fn check_size(what: &str, bytes: u64, max: u64) -> Result<(), Error> {
-    match bytes > max {
-        true => Err(Error::TooLarge(format!(
-            "{what} is {bytes} bytes, over the limit of {max}"
-        ))),
-        false => Ok(()),
-    }
-}
-
-fn within(name: &str, value: u64, range: LimitRange) -> Result<u64, Error> {
-    match (range.min..=range.max).contains(&value) {
-        true => Ok(value),
-        false => Err(Error::InvalidRequest(format!(
-            "{name} must be between {} and {}, got {value}",
-            range.min, range.max
-        ))),
-    }
-}
-
-pub fn fuel_within(
-    requested: Option<u64>,
-    capabilities: &Capabilities,
-) -> Result<Option<u64>, Error> {
-    match (requested, capabilities.fuel_max) {
-        (None, _) => Ok(None),
-        (Some(fuel), Some(max)) if (1..=max).contains(&fuel) => Ok(Some(fuel)),
-        (Some(fuel), Some(max)) => Err(Error::InvalidRequest(format!(
-            "fuel must be between 1 and {max}, got {fuel}"
-        ))),
-        (Some(_), None) => Err(Error::InvalidRequest(
-            "this tier does not meter fuel".into(),
-        )),
-    }
-}
-
-pub fn route_error(err: RouteError) -> Error {
-    match err {
-        RouteError::Unavailable { kind, reason } => Error::TierUnavailable {
-            kind,
-            reason: format!("the {} tier {reason}", kind.as_str()),
-        },
-        RouteError::FuelNotMetered { kind } => Error::InvalidRequest(format!(
-            "fuel is not metered by the {} tier; ask for isolation \"wasm\" or \"auto\"",
-            kind.as_str()
-        )),
-        RouteError::NoTier(reason) => Error::NoTierAvailable(reason),
-        RouteError::Unroutable(reason) => Error::Unroutable(reason),
-    }
+    Ok(Json(state.workloads.history.list(query).await?))
 }

@@ -1,33 +1,16 @@
-//! History of workloads in SQLite (WAL mode, `synchronous=NORMAL`).
-//!
-//! Records are written behind the answers: a finished workload's record goes into a queue
-//! and the answer is sent at once, while a writer thread commits whatever has queued up in
-//! one transaction. A commit costs ~40 µs of CPU plus its WAL writes whether it holds one
-//! record or a hundred, so under load this is most of the history's cost saved, and no
-//! answer waits for the disk. Reads first wait until every record queued before them is
-//! written, so a workload can be read back as soon as it is answered.
-//!
-//! While writes fail (a full disk), answers wait for their own record's write and say
-//! whether it was recorded, until a write succeeds again. The oldest records beyond the
-//! retention bound are pruned every few hundred records.
+//! The history of workloads behind one interface, [`History`]; each engine is a folder
+//! ([`sqlite`], the embedded default). Nothing above this module names an engine except the
+//! wiring that opens one.
 
 mod record;
-mod writer;
+pub mod sqlite;
 
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use async_trait::async_trait;
 
-use prometheus::IntCounter;
-use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{mpsc, oneshot, watch};
-
-pub use record::{WorkloadRecord, WorkloadSummary};
+pub use record::{Record, WorkloadSummary};
 
 use crate::backend::{BackendKind, Status};
-use crate::error::{Error, Result};
-use writer::{Job, MAX_BATCH, Writer};
+use crate::error::Result;
 
 /// Filters for listing history, newest first.
 #[derive(Clone, Debug, Default)]
@@ -39,174 +22,17 @@ pub struct ListQuery {
     pub backend: Option<BackendKind>,
 }
 
-/// The writer's queue and its thread, while the history takes records.
-struct Open {
-    queue: mpsc::Sender<Job>,
-    writer: JoinHandle<()>,
+/// Where finished workloads are kept and read back.
+#[async_trait]
+pub trait History: Send + Sync {
+    /// Takes a finished workload's record and says whether it is recorded. A record handed
+    /// over is readable by the next `get` or `list` (on any agent sharing the history).
+    async fn record(&self, record: Record) -> bool;
+
+    async fn get(&self, id: String) -> Result<Option<Record>>;
+
+    async fn list(&self, query: ListQuery) -> Result<Vec<WorkloadSummary>>;
+
+    /// Refuses further records and waits until those already taken are written.
+    fn close(&self);
 }
-
-pub struct Store {
-    /// `None` once closed.
-    open: Mutex<Option<Open>>,
-    /// Records put in the queue so far.
-    queued: AtomicU64,
-    /// Records the writer is done with (written or failed).
-    done: watch::Receiver<u64>,
-    /// Set while the writer's last write failed.
-    failing: Arc<AtomicBool>,
-    errors: IntCounter,
-    reader: Arc<Mutex<Connection>>,
-}
-
-impl Store {
-    /// Opens (or creates) `dir/vulcan.db` and starts its writer. Records that cannot be
-    /// written are counted in `errors`.
-    pub fn open(dir: &Path, max_records: u64, errors: IntCounter) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|err| {
-            Error::Store(format!("cannot create data dir {}: {err}", dir.display()))
-        })?;
-        let path = dir.join("vulcan.db");
-        let conn = Connection::open(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS workloads (
-                id TEXT PRIMARY KEY,
-                created_at_ms INTEGER NOT NULL,
-                status TEXT NOT NULL,
-                backend TEXT NOT NULL,
-                summary TEXT NOT NULL,
-                record TEXT NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS workloads_status ON workloads (status, id);
-            CREATE INDEX IF NOT EXISTS workloads_backend ON workloads (backend, id);",
-        )?;
-        let reader = Connection::open(&path)?;
-        reader.busy_timeout(std::time::Duration::from_secs(5))?;
-        let (queue, jobs) = mpsc::channel(MAX_BATCH);
-        let (done, done_rx) = watch::channel(0);
-        let failing = Arc::new(AtomicBool::new(false));
-        let writer = Writer {
-            conn,
-            max_records,
-            done,
-            failing: Arc::clone(&failing),
-            errors: errors.clone(),
-        };
-        let writer = std::thread::Builder::new()
-            .name("vulcan-history".into())
-            .spawn(move || writer.run(jobs))
-            .map_err(|err| Error::Store(format!("cannot start the history writer: {err}")))?;
-        Ok(Store {
-            open: Mutex::new(Some(Open { queue, writer })),
-            queued: AtomicU64::new(0),
-            done: done_rx,
-            failing,
-            errors,
-            reader: Arc::new(Mutex::new(reader)),
-        })
-    }
-
-    /// Hands a record to the writer and says whether it is recorded. While writes succeed
-    /// this returns once the record is queued; while they fail, once its own write is done.
-    pub async fn record(&self, record: WorkloadRecord) -> bool {
-        let queue = self
-            .open
-            .lock()
-            .expect("store lock")
-            .as_ref()
-            .map(|open| open.queue.clone());
-        let Some(queue) = queue else {
-            self.errors.inc();
-            tracing::error!(id = record.id, "history is closed; record not written");
-            return false;
-        };
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let (ack, written) = self
-            .failing
-            .load(Ordering::SeqCst)
-            .then(oneshot::channel)
-            .unzip();
-        if queue.send(Job { record, ack }).await.is_err() {
-            self.errors.inc();
-            return false;
-        }
-        match written {
-            Some(written) => written.await.unwrap_or(false),
-            None => true,
-        }
-    }
-
-    /// Waits until every record queued so far is written (or has failed).
-    async fn settled(&self) {
-        let queued = self.queued.load(Ordering::SeqCst);
-        let mut done = self.done.clone();
-        // An error means the writer is gone: nothing more will be written to wait for.
-        let _ = done.wait_for(|&done| done >= queued).await;
-    }
-
-    pub async fn get(&self, id: String) -> Result<Option<WorkloadRecord>> {
-        self.settled().await;
-        self.read(move |conn| {
-            let json: Option<String> = conn
-                .query_row("SELECT record FROM workloads WHERE id = ?1", [id], |row| {
-                    row.get(0)
-                })
-                .optional()?;
-            json.map(|json| decode(&json)).transpose()
-        })
-        .await
-    }
-
-    pub async fn list(&self, query: ListQuery) -> Result<Vec<WorkloadSummary>> {
-        self.settled().await;
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT summary FROM workloads
-                 WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR status = ?2)
-                   AND (?3 IS NULL OR backend = ?3)
-                 ORDER BY id DESC LIMIT ?4",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    query.before,
-                    query.status.map(Status::as_str),
-                    query.backend.map(BackendKind::as_str),
-                    query.limit
-                ],
-                |row| row.get::<_, String>(0),
-            )?;
-            rows.map(|json| decode(&json?)).collect()
-        })
-        .await
-    }
-
-    /// Refuses further records and waits until the writer has written those queued.
-    pub fn close(&self) {
-        let Some(Open { queue, writer }) = self.open.lock().expect("store lock").take() else {
-            return;
-        };
-        drop(queue);
-        if writer.join().is_err() {
-            tracing::error!("the history writer panicked");
-        }
-    }
-
-    async fn read<T: Send + 'static>(
-        &self,
-        query: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
-    ) -> Result<T> {
-        let reader = Arc::clone(&self.reader);
-        tokio::task::spawn_blocking(move || query(&reader.lock().expect("store lock")))
-            .await
-            .map_err(|err| Error::Store(format!("history reader failed: {err}")))?
-    }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|err| Error::Store(format!("corrupt history record: {err}")))
-}
-
-#[cfg(test)]
-mod tests;

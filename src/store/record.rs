@@ -7,9 +7,10 @@ use utoipa::ToSchema;
 use crate::backend::{BackendKind, Language, Limits, LogLine, Metadata, Status, WorkloadError};
 use crate::router::Isolation;
 
-/// One workload as run and recorded: what the API returns.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct WorkloadRecord {
+/// One workload as run and recorded. The API answers with its own body built from this
+/// (`api::WorkloadRecord`), so the two can change apart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
     /// Time-ordered (UUIDv7).
     pub id: String,
     /// Milliseconds since the Unix epoch when the workload was accepted.
@@ -25,7 +26,6 @@ pub struct WorkloadRecord {
     pub language: Language,
     pub limits: Limits,
     /// The return value as JSON, when `status` is `succeeded`.
-    #[schema(value_type = Option<Value>)]
     pub output: Option<Box<RawValue>>,
     pub error: Option<WorkloadError>,
     pub logs: Vec<LogLine>,
@@ -34,48 +34,7 @@ pub struct WorkloadRecord {
     pub duration_ms: f64,
     pub metadata: Option<Metadata>,
     pub code: String,
-    #[schema(value_type = Value)]
     pub input: Box<RawValue>,
-    /// False in an answer whose record the history could not take: it is closed, or its
-    /// writes are failing (a full disk) and this record's failed too. While writes succeed,
-    /// records are written just after their answers; a failure then is logged and counted
-    /// in `vulcan_history_write_errors_total`.
-    #[serde(default = "recorded_default")]
-    pub recorded: bool,
-}
-
-fn recorded_default() -> bool {
-    true
-}
-
-/// Bytes of a record's JSON besides its variable parts: its field names, limits and metadata
-/// (~660 for a trivial wasm workload, at most ~900 with the isolate tier's metadata).
-const FIXED_JSON_BYTES: usize = 1024;
-/// Per log line: its level and the object around it.
-const LOG_LINE_JSON_BYTES: usize = 32;
-
-impl WorkloadRecord {
-    /// About how long the record's JSON is: enough that serialising it seldom reallocates.
-    pub fn json_size_hint(&self) -> usize {
-        let raw =
-            |value: &Option<Box<RawValue>>| value.as_ref().map_or(0, |value| value.get().len());
-        let error = self.error.as_ref().map_or(0, |error| {
-            error.name.len() + error.message.len() + error.stack.as_ref().map_or(0, String::len)
-        });
-        let logs: usize = self
-            .logs
-            .iter()
-            .map(|line| line.message.len() + LOG_LINE_JSON_BYTES)
-            .sum();
-        FIXED_JSON_BYTES
-            + self.code.len()
-            + self.input.get().len()
-            + raw(&self.output)
-            + self.route_reason.len()
-            + self.tag.as_ref().map_or(0, String::len)
-            + error
-            + logs
-    }
 }
 
 /// A history entry without the bulky fields.
@@ -93,7 +52,7 @@ pub struct WorkloadSummary {
     pub code_preview: String,
 }
 
-pub(super) fn summarise(record: &WorkloadRecord) -> WorkloadSummary {
+pub(super) fn summarise(record: &Record) -> WorkloadSummary {
     let first_line = record
         .code
         .lines()

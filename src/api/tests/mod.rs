@@ -20,9 +20,11 @@ use crate::config::Cli;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
-use crate::store::Store;
+use crate::store::sqlite::SqliteHistory;
+use crate::workloads::Workloads;
 
 mod policy;
+mod record_json;
 
 /// Echoes its input, after waiting for a permit when `gate` is set.
 struct FakeBackend {
@@ -86,12 +88,14 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
     let metrics = Metrics::new();
     let errors = metrics.history_write_errors.clone();
     AppState {
-        backends: vec![Arc::new(FakeBackend { gate }) as Arc<dyn Backend>].into(),
-        store: Arc::new(Store::open(dir, 100, errors).unwrap()),
-        metrics: Arc::new(metrics),
+        workloads: Workloads {
+            backends: vec![Arc::new(FakeBackend { gate }) as Arc<dyn Backend>].into(),
+            history: Arc::new(SqliteHistory::open(dir, 100, errors).unwrap()),
+            metrics: Arc::new(metrics),
+            limits: Arc::new(limits),
+        },
         admission: Admission::new(max_in_flight),
         policy: Arc::new(PolicySlot::from_arg("isolate-first").unwrap()),
-        limits: Arc::new(limits),
         web_dir: dir.join("web").into(),
         calibration: Arc::default(),
     }
@@ -210,13 +214,14 @@ async fn unknown_id_is_404_and_method_mismatch_is_405() {
 async fn a_failed_history_write_still_answers_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path(), None, 4);
-    state.store.close();
+    state.workloads.history.close();
     let (status, body) = create(&state, json!({"code": "x", "input": 7})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["output"], 7);
     assert_eq!(body["recorded"], false);
     assert!(
         state
+            .workloads
             .metrics
             .render()
             .contains("vulcan_history_write_errors_total 1")

@@ -9,8 +9,9 @@ use prometheus::IntCounter;
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::record::{WorkloadRecord, summarise};
 use crate::error::{Error, Result};
+use crate::store::Record;
+use crate::store::record::summarise;
 
 /// Records in one transaction at most.
 pub(super) const MAX_BATCH: usize = 256;
@@ -24,7 +25,7 @@ const PRUNE_EVERY: u64 = 500;
 
 /// A record to write, and where to say whether it was written if someone waits for that.
 pub(super) struct Job {
-    pub record: WorkloadRecord,
+    pub record: Record,
     pub ack: Option<oneshot::Sender<bool>>,
 }
 
@@ -110,7 +111,7 @@ impl Writer {
     }
 }
 
-pub(super) fn write(conn: &Connection, record: &WorkloadRecord) -> Result<()> {
+pub(super) fn write(conn: &Connection, record: &Record) -> Result<()> {
     let summary = serde_json::to_string(&summarise(record)).expect("summary serialises");
     let json = serde_json::to_string(record).expect("record serialises");
     conn.prepare_cached(

@@ -2,13 +2,11 @@ use serde_json::value::RawValue;
 
 use super::writer::{prune, write};
 use super::*;
-use crate::backend::{
-    IsolateMetadata, Language, Limits, LogLevel, LogLine, Metadata, WorkloadError,
-};
+use crate::backend::{Language, Limits};
 use crate::router::Isolation;
 
-fn record(id: &str, status: Status) -> WorkloadRecord {
-    WorkloadRecord {
+fn record(id: &str, status: Status) -> Record {
+    Record {
         id: id.into(),
         created_at_ms: 1,
         status,
@@ -33,16 +31,18 @@ fn record(id: &str, status: Status) -> WorkloadRecord {
         metadata: None,
         code: "\n  export default () => 1;\n".into(),
         input: RawValue::from_string("null".into()).unwrap(),
-        recorded: true,
     }
 }
 
-fn open(dir: &Path) -> (Store, IntCounter) {
+fn open(dir: &Path) -> (SqliteHistory, IntCounter) {
     let errors = IntCounter::new("errors", "history write errors").unwrap();
-    (Store::open(dir, 100, errors.clone()).unwrap(), errors)
+    (
+        SqliteHistory::open(dir, 100, errors.clone()).unwrap(),
+        errors,
+    )
 }
 
-async fn ids(store: &Store, query: ListQuery) -> Vec<String> {
+async fn ids(store: &SqliteHistory, query: ListQuery) -> Vec<String> {
     let summaries = store.list(query).await.unwrap();
     summaries.into_iter().map(|summary| summary.id).collect()
 }
@@ -185,54 +185,4 @@ fn pruning_keeps_the_newest_records() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(left, ["3", "4"]);
-}
-
-#[test]
-fn the_json_size_hint_covers_a_record_with_every_field_at_its_longest() {
-    let mut fat = record(&uuid::Uuid::now_v7().to_string(), Status::Error);
-    fat.route_reason = "policy \"small-on-wasm\": rule 3 matched (code_bytes < 4096)".into();
-    fat.tag = Some("t".repeat(64));
-    fat.limits = Limits {
-        timeout_ms: u64::MAX,
-        memory_mb: u64::MAX,
-        fuel: Some(u64::MAX),
-        max_output_bytes: u64::MAX,
-        max_log_bytes: u64::MAX,
-        max_log_lines: u64::MAX,
-    };
-    fat.error = Some(WorkloadError {
-        name: "TypeError".into(),
-        message: "x is not a function".into(),
-        line: Some(u32::MAX),
-        column: Some(u32::MAX),
-        stack: Some("at main (workload.js:1:1)".into()),
-    });
-    fat.logs = vec![
-        LogLine {
-            level: LogLevel::Debug,
-            message: "one".into(),
-        };
-        20
-    ];
-    fat.logs_truncated = true;
-    fat.duration_ms = 1.0 / 3.0;
-    fat.metadata = Some(Metadata::Isolate(IsolateMetadata {
-        worker_create_ms: 2.0 / 3.0,
-        warm_age_ms: 1e300 / 3.0,
-        worker_ready_ms: 1e-300 / 3.0,
-        heap_used_bytes: u64::MAX,
-        heap_total_bytes: u64::MAX,
-        external_bytes: u64::MAX,
-        memory_peak_bytes: u64::MAX,
-        host_id: u64::MAX,
-        host_pid: u32::MAX,
-    }));
-    fat.output = Some(RawValue::from_string("[1, 2, 3]".into()).unwrap());
-    let json = serde_json::to_vec(&fat).unwrap();
-    assert!(
-        json.len() <= fat.json_size_hint(),
-        "{} bytes of JSON, hint {}",
-        json.len(),
-        fat.json_size_hint()
-    );
 }
