@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::backend::LimitRange;
 use crate::backend::isolate::JailMode;
 use crate::router::Isolation;
+use crate::store::StoreLocation;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,9 +44,13 @@ pub struct ServeArgs {
     /// Address to listen on. Loopback by default: expose it deliberately.
     #[arg(long, env = "VULCAN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Directory for the history database (`vulcan.db`) and caches.
+    /// Directory for the embedded history database (`vulcan.db`) and caches.
     #[arg(long, env = "VULCAN_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+    /// Where the history lives: `sqlite:PATH`, or `postgres://USER@HOST:PORT/DB` for many
+    /// agents sharing one [default: sqlite:<data-dir>/vulcan.db].
+    #[arg(long, env = "VULCAN_STORE")]
+    pub store: Option<StoreLocation>,
     /// Directory for the compiled wasm guest [default: <data-dir>/cache].
     #[arg(long, env = "VULCAN_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -76,6 +81,12 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    pub fn store(&self) -> StoreLocation {
+        self.store
+            .clone()
+            .unwrap_or_else(|| StoreLocation::Sqlite(self.data_dir.join("vulcan.db")))
+    }
+
     pub fn cache_dir(&self) -> PathBuf {
         self.cache_dir
             .clone()

@@ -39,6 +39,18 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        Error::Store(format!("PostgreSQL: {err}"))
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        Error::Store(format!("PostgreSQL: {err}"))
+    }
+}
+
 impl From<wasmtime::Error> for Error {
     fn from(err: wasmtime::Error) -> Self {
         Error::Engine(format!("{err:#}"))

@@ -15,7 +15,7 @@ use crate::backend::wasm::{WasmBackend, WasmConfig};
 use crate::config::ServeArgs;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
-use crate::store::sqlite::SqliteHistory;
+use crate::store;
 use crate::workloads::Workloads;
 
 /// Opens the history and starts every tier.
@@ -23,12 +23,14 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     args.limits.check().map_err(anyhow::Error::msg)?;
     let policy = PolicySlot::from_arg(&args.policy).map_err(anyhow::Error::msg)?;
     let metrics = Metrics::new();
-    let history = SqliteHistory::open(
-        &args.data_dir,
+    let location = args.store();
+    let history = store::open(
+        &location,
         args.history_max_records,
         metrics.history_write_errors.clone(),
     )
-    .with_context(|| format!("opening history in {}", args.data_dir.display()))?;
+    .await
+    .with_context(|| format!("opening the history at {location}"))?;
     let wasm_config = WasmConfig {
         cache_dir: args.cache_dir(),
         threads: args.wasm_threads(),
@@ -46,7 +48,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     Ok(AppState {
         workloads: Workloads {
             backends: backends.into(),
-            history: Arc::new(history),
+            history,
             metrics: Arc::new(metrics),
             limits: Arc::new(args.limits.clone()),
         },

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use vulcan::config::{Cli, ServeArgs};
 
+pub mod postgres;
 pub mod processes;
 
 /// The compiled guest is cached here across tests and runs, as the agent does in production.

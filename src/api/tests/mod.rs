@@ -90,7 +90,7 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
     AppState {
         workloads: Workloads {
             backends: vec![Arc::new(FakeBackend { gate }) as Arc<dyn Backend>].into(),
-            history: Arc::new(SqliteHistory::open(dir, 100, errors).unwrap()),
+            history: Arc::new(SqliteHistory::open(&dir.join("vulcan.db"), 100, errors).unwrap()),
             metrics: Arc::new(metrics),
             limits: Arc::new(limits),
         },

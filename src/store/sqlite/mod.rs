@@ -11,6 +11,7 @@
 //! whether it was recorded, until a write succeeds again. The oldest records beyond the
 //! retention bound are pruned every few hundred records.
 
+mod schema;
 mod writer;
 
 use std::path::Path;
@@ -48,30 +49,20 @@ pub struct SqliteHistory {
 }
 
 impl SqliteHistory {
-    /// Opens (or creates) `dir/vulcan.db` and starts its writer. Records that cannot be
-    /// written are counted in `errors`.
-    pub fn open(dir: &Path, max_records: u64, errors: IntCounter) -> Result<SqliteHistory> {
-        std::fs::create_dir_all(dir).map_err(|err| {
-            Error::Store(format!("cannot create data dir {}: {err}", dir.display()))
-        })?;
-        let path = dir.join("vulcan.db");
-        let conn = Connection::open(&path)?;
+    /// Opens (or creates, with its directory) the database at `path`, migrates it and starts
+    /// its writer. Records that cannot be written are counted in `errors`.
+    pub fn open(path: &Path, max_records: u64, errors: IntCounter) -> Result<SqliteHistory> {
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|err| {
+                Error::Store(format!("cannot create directory {}: {err}", dir.display()))
+            })?;
+        }
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS workloads (
-                id TEXT PRIMARY KEY,
-                created_at_ms INTEGER NOT NULL,
-                status TEXT NOT NULL,
-                backend TEXT NOT NULL,
-                summary TEXT NOT NULL,
-                record TEXT NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS workloads_status ON workloads (status, id);
-            CREATE INDEX IF NOT EXISTS workloads_backend ON workloads (backend, id);",
-        )?;
-        let reader = Connection::open(&path)?;
+        schema::migrate(&mut conn)?;
+        let reader = Connection::open(path)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         let (queue, jobs) = mpsc::channel(MAX_BATCH);
         let (done, done_rx) = watch::channel(0);

@@ -37,7 +37,7 @@ fn record(id: &str, status: Status) -> Record {
 fn open(dir: &Path) -> (SqliteHistory, IntCounter) {
     let errors = IntCounter::new("errors", "history write errors").unwrap();
     (
-        SqliteHistory::open(dir, 100, errors.clone()).unwrap(),
+        SqliteHistory::open(&dir.join("vulcan.db"), 100, errors.clone()).unwrap(),
         errors,
     )
 }
@@ -185,4 +185,32 @@ fn pruning_keeps_the_newest_records() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(left, ["3", "4"]);
+}
+
+#[tokio::test]
+async fn an_unversioned_database_is_taken_and_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vulcan.db");
+    // A database of an agent from before versioning: the table, user_version 0, a record.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("CREATE TABLE workloads (id TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL, status TEXT NOT NULL, backend TEXT NOT NULL, summary TEXT NOT NULL, record TEXT NOT NULL)").unwrap();
+    write(&conn, &record("old", Status::Succeeded)).unwrap();
+    let (store, _) = open(dir.path());
+    assert_eq!(ids(&store, newest(10)).await, ["old"]);
+    store.close();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, schema::latest());
+
+    conn.pragma_update(None, "user_version", schema::latest() + 1)
+        .unwrap();
+    let errors = IntCounter::new("errors", "history write errors").unwrap();
+    match SqliteHistory::open(&path, 100, errors) {
+        Ok(_) => panic!("a newer schema was opened"),
+        Err(err) => assert!(
+            err.to_string().contains("newer than this agent knows"),
+            "{err}"
+        ),
+    }
 }

@@ -1,0 +1,50 @@
+//! The PostgreSQL history's schema: numbered migrations, applied at start under an advisory
+//! lock (agents starting together migrate once), the version in `vulcan_schema`.
+
+use deadpool_postgres::Client;
+
+use crate::error::Result;
+use crate::store::check_schema_version;
+
+/// Any number, the same in every agent: the lock that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x7675_6c63_616e;
+
+/// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
+const MIGRATIONS: &[&str] = &["CREATE TABLE workloads (
+        id TEXT PRIMARY KEY,
+        created_at_ms BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX workloads_status ON workloads (status, id);
+    CREATE INDEX workloads_backend ON workloads (backend, id);"];
+
+/// Applies the migrations the database lacks, in one transaction.
+pub(super) async fn migrate(client: &mut Client) -> Result<()> {
+    let transaction = client.transaction().await?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    transaction
+        .batch_execute("CREATE TABLE IF NOT EXISTS vulcan_schema (version BIGINT NOT NULL)")
+        .await?;
+    let version: i64 = transaction
+        .query_one("SELECT coalesce(max(version), 0) FROM vulcan_schema", &[])
+        .await?
+        .get(0);
+    check_schema_version("PostgreSQL", version, MIGRATIONS.len())?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        transaction.batch_execute(migration).await?;
+        let version = index as i64 + 1;
+        transaction
+            .execute(
+                "INSERT INTO vulcan_schema (version) VALUES ($1)",
+                &[&version],
+            )
+            .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
