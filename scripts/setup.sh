@@ -2,13 +2,13 @@
 # Installs what building and testing Vulcan needs on a fresh Debian 12 machine, and nothing
 # that is already there: Debian packages, the wasm32-wasip1 Rust target, the pinned Deno,
 # the web page's packages, and the built page. `setup.sh test` also installs the browser
-# the page's tests drive (Debian's chromium), PostgreSQL for the shared-history tests (each
+# the page's tests drive (Debian's chromium), PostgreSQL and HAProxy for the many-agent tests (each
 # test binary starts a private cluster of its own) and the API fuzzer (schemathesis, from PyPI).
 set -euo pipefail
 
 apt_packages=(clang lld llvm wasi-libc prometheus bubblewrap)
 if [[ ${1:-} == test ]]; then
-  apt_packages+=(chromium postgresql)
+  apt_packages+=(chromium postgresql haproxy)
 fi
 
 missing=()

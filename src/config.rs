@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// Workloads accepted at once, running or queued; more get 429.
     #[arg(long, env = "VULCAN_MAX_IN_FLIGHT", default_value_t = 256)]
     pub max_in_flight: usize,
+    /// After SIGTERM, how long `/healthz` answers 503 `draining` while the agent still serves,
+    /// before it stops accepting: behind a balancer, longer than its health checks take to
+    /// mark the agent down (0: stop accepting at once).
+    #[arg(long, env = "VULCAN_DRAIN_MS", default_value_t = 0)]
+    pub drain_ms: u64,
     /// Workloads kept in the history; older ones are deleted.
     #[arg(long, env = "VULCAN_HISTORY_MAX_RECORDS", default_value_t = 100_000)]
     pub history_max_records: u64,

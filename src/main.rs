@@ -1,6 +1,7 @@
 //! `vulcan`: parse the configuration, set up logging, and serve or run a client command.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -29,7 +30,12 @@ async fn serve(args: vulcan::config::ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "vulcan listening");
-    vulcan::server::serve(listener, state, shutdown_signal()).await?;
+    let drain = Duration::from_millis(args.drain_ms);
+    let shutdown = {
+        let state = state.clone();
+        async move { vulcan::server::drain_after(&state, shutdown_signal(), drain).await }
+    };
+    vulcan::server::serve(listener, state, shutdown).await?;
     tracing::info!("vulcan stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -56,6 +58,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         policy: Arc::new(policy),
         web_dir: args.web_dir.as_path().into(),
         calibration: Arc::default(),
+        draining: Arc::default(),
     })
 }
 
@@ -75,6 +78,21 @@ fn isolate_config(args: &ServeArgs) -> IsolateConfig {
         jail: isolate.jail,
         timeout_ms: args.limits.timeout_ms_range(),
         memory_mb: args.limits.memory_mb_range(),
+    }
+}
+
+/// Resolves `drain` after `signal` does; meanwhile the agent reports itself draining on
+/// `/healthz` (503) and goes on serving, so a balancer's health checks take it out of
+/// rotation before it stops accepting connections.
+pub async fn drain_after(state: &AppState, signal: impl Future<Output = ()>, drain: Duration) {
+    signal.await;
+    state.draining.store(true, Ordering::SeqCst);
+    if !drain.is_zero() {
+        tracing::info!(
+            drain_ms = drain.as_millis() as u64,
+            "draining: /healthz now says so"
+        );
+        tokio::time::sleep(drain).await;
     }
 }
 

@@ -7,102 +7,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use common::agent::Agent;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-/// A `vulcan serve` process on port 0 of loopback.
-struct Agent {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Agent {
-    fn start(data_dir: &Path, extra: &[&str]) -> Agent {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vulcan"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .arg("--cache-dir")
-            .arg(common::cache_dir())
-            .args(extra)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting vulcan");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let addr = lines
-            .by_ref()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                let (_, rest) = line.split_once("vulcan listening address=")?;
-                rest.split_whitespace().next()?.parse().ok()
-            })
-            .expect("the agent exited before it listened");
-        // Keep draining its log so it never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        Agent { child, addr }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn pid(&self) -> i32 {
-        i32::try_from(self.child.id()).expect("a pid")
-    }
-
-    /// Resident memory of the agent process, in bytes.
-    fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        let kib: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-            .expect("VmRSS");
-        kib << 10
-    }
-
-    async fn wait_until_every_tier_is_available(&self) {
-        for _ in 0..600 {
-            let answer: Value = get(&self.url("/v1/backends")).await;
-            let tiers = answer["backends"].as_array().expect("a list of tiers");
-            if tiers.iter().all(|tier| tier["available"] == true) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the tiers did not all become available within 30 s");
-    }
-
-    async fn wait_for_in_flight(&self, want: u64) {
-        for _ in 0..1000 {
-            if common::metric(&self.url(""), "vulcan_workloads_in_flight").await == want as f64 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("never saw {want} workloads in flight");
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        // SAFETY: plain kill(2) on our own child.
-        assert_eq!(unsafe { libc::kill(self.pid(), libc::SIGTERM) }, 0);
-        self.child.wait().expect("waiting for the agent")
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn get(url: &str) -> Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
@@ -554,5 +465,53 @@ fn a_default_limit_over_its_maximum_stops_the_start_with_a_clear_error() {
     start_fails_with(
         &["--data-dir", data, "--memory-mb", "0"],
         "--memory-mb 0 must be between 1 and --max-memory-mb (512)",
+    );
+}
+
+#[tokio::test]
+async fn after_sigterm_a_draining_agent_says_so_and_still_serves_until_its_drain_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--drain-ms",
+        "5000",
+        "--isolate-host-dir",
+        "/nonexistent/isolate-host",
+    ];
+    let agent = Agent::start(dir.path(), &flags);
+    let healthz = reqwest::get(agent.url("/healthz")).await.unwrap();
+    assert_eq!(healthz.status(), 200);
+    agent.signal_terminate();
+    let started = Instant::now();
+    let body = loop {
+        let answer = reqwest::get(agent.url("/healthz")).await.unwrap();
+        if answer.status() == 503 {
+            break answer.json::<Value>().await.unwrap();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "not draining yet"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(body["status"], "draining", "{body}");
+    let (status, _, answer) = post(
+        &reqwest::Client::new(),
+        &agent.url("/v1/workloads"),
+        &json!({"code": "export default () => 'still here'", "isolation": "wasm"}),
+    )
+    .await;
+    assert_eq!((status, &answer["output"]), (200, &json!("still here")));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the drain ended too early to tell"
+    );
+    let exit = tokio::task::spawn_blocking(move || agent.wait())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(4900),
+        "{:?}",
+        started.elapsed()
     );
 }

@@ -1,5 +1,7 @@
 //! Liveness (`/healthz`) and Prometheus metrics (`/metrics`).
 
+use std::sync::atomic::Ordering;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -12,7 +14,8 @@ use crate::backend::BackendKind;
 
 #[derive(Serialize, ToSchema)]
 pub struct Healthz {
-    /// `ok` when at least one tier can run workloads, else `unavailable`.
+    /// `ok` when at least one tier can run workloads, `draining` once the agent has been
+    /// told to stop (it still answers, but should be sent nothing new), else `unavailable`.
     pub status: String,
     /// The configured tiers and whether each is healthy.
     pub backends: Vec<TierHealth>,
@@ -30,7 +33,7 @@ pub struct TierHealth {
     tag = "system",
     responses(
         (status = 200, description = "At least one tier is healthy", body = Healthz),
-        (status = 503, description = "No tier is healthy", body = Healthz),
+        (status = 503, description = "No tier is healthy, or the agent is draining", body = Healthz),
     )
 )]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Healthz>) {
@@ -44,9 +47,10 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Healthz
         })
         .collect();
     let up = backends.iter().any(|tier| tier.healthy);
-    let (code, status) = match up {
-        true => (StatusCode::OK, "ok"),
-        false => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    let (code, status) = match (state.draining.load(Ordering::SeqCst), up) {
+        (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
+        (false, true) => (StatusCode::OK, "ok"),
+        (false, false) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     };
     let body = Healthz {
         status: status.into(),

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use vulcan::config::{Cli, ServeArgs};
 
+pub mod agent;
 pub mod postgres;
 pub mod processes;
 

@@ -98,6 +98,7 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
         policy: Arc::new(PolicySlot::from_arg("isolate-first").unwrap()),
         web_dir: dir.join("web").into(),
         calibration: Arc::default(),
+        draining: Arc::default(),
     }
 }
 
@@ -274,4 +275,24 @@ async fn a_body_that_is_an_array_of_the_fields_is_400() {
         message.contains("invalid type: sequence, expected an object"),
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn a_draining_agent_is_503_on_healthz_and_still_runs_workloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    let (status, body) = call(&state, "GET", "/healthz", None).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    state
+        .draining
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (status, body) = call(&state, "GET", "/healthz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "draining");
+    let workload = json!({"code": "export default (x) => x", "input": 5});
+    let (status, body) = call(&state, "POST", "/v1/workloads", Some(workload)).await;
+    assert_eq!((status, &body["output"]), (StatusCode::OK, &json!(5)));
 }
