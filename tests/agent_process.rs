@@ -450,7 +450,7 @@ fn start_fails_with(args: &[&str], message: &str) {
 fn a_data_dir_that_cannot_be_created_stops_the_start_with_a_clear_error() {
     start_fails_with(
         &["--data-dir", "/proc/vulcan-data"],
-        "cannot create data dir /proc/vulcan-data",
+        "cannot create directory /proc/vulcan-data",
     );
 }
 
