@@ -14,6 +14,7 @@ test:
 	cd isolate-host && npm test
 	cd web && npm test
 	tests/fuzz/.venv/bin/python tests/fuzz/run.py
+	deploy/validate.sh
 
 lint: setup
 	cargo fmt --check
