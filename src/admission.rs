@@ -35,6 +35,18 @@ impl Admission {
             .map(|_| Ticket(Arc::clone(self)))
     }
 
+    /// A place for one more workload, once one is free.
+    pub async fn admit(self: &Arc<Self>) -> Ticket {
+        loop {
+            // Registered before the check, so a place freed in between still wakes it.
+            let freed = self.freed.notified();
+            if let Some(ticket) = self.try_admit() {
+                return ticket;
+            }
+            freed.await;
+        }
+    }
+
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Acquire)
     }

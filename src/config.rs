@@ -69,6 +69,18 @@ pub struct ServeArgs {
     /// mark the agent down (0: stop accepting at once).
     #[arg(long, env = "VULCAN_DRAIN_MS", default_value_t = 0)]
     pub drain_ms: u64,
+    /// How long an agent's claim on a running workload lasts without a heartbeat (renewed
+    /// every third of it); past it, another agent returns the workload to the queue.
+    #[arg(long, env = "VULCAN_LEASE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(300..))]
+    pub lease_ms: u64,
+    /// Runs of one workload at most, when its agents are lost (1: never run twice); then it
+    /// ends `backend_crashed` (`AgentLost`).
+    #[arg(long, env = "VULCAN_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// Workloads waiting in the queue at most (all agents together); past it, asynchronous
+    /// submissions get 429.
+    #[arg(long, env = "VULCAN_MAX_QUEUED", default_value_t = 10_000)]
+    pub max_queued: u64,
     /// Workloads kept in the history; older ones are deleted.
     #[arg(long, env = "VULCAN_HISTORY_MAX_RECORDS", default_value_t = 100_000)]
     pub history_max_records: u64,

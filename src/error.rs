@@ -18,6 +18,8 @@ pub enum Error {
     NotFound(String),
     #[error("too many workloads in flight; retry later")]
     Overloaded,
+    #[error("the queue holds {0} workloads, its limit; retry later")]
+    QueueFull(u64),
     #[error("{reason}")]
     TierUnavailable { kind: BackendKind, reason: String },
     #[error("no tier is available to run this workload: {0}")]

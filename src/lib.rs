@@ -16,7 +16,7 @@
 //! - [`admission`]: the bound on workloads in flight (429 past it).
 //! - [`workloads`]: a workload's life without HTTP: accepted (checked, routed, limits set),
 //!   run on its tier, its record handed to the history. Handlers and experiments call it.
-//! - [`store`]: the history behind one trait, [`store::History`], and the stored
+//! - [`store`]: the history behind one trait, [`store::Store`], and the stored
 //!   [`store::Record`]; [`store::sqlite`] is the embedded engine (records written behind the
 //!   answers by a batching writer).
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.

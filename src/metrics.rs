@@ -25,6 +25,10 @@ pub const HTTP_REQUEST_DURATION: &str = "vulcan_http_request_duration_seconds";
 pub const WORKLOADS_REJECTED_TOTAL: &str = "vulcan_workloads_rejected_total";
 pub const WORKLOADS_IN_FLIGHT: &str = "vulcan_workloads_in_flight";
 pub const HISTORY_WRITE_ERRORS_TOTAL: &str = "vulcan_history_write_errors_total";
+pub const QUEUE_DEPTH: &str = "vulcan_queue_depth";
+pub const QUEUE_WAIT: &str = "vulcan_queue_wait_seconds";
+pub const LEASES_REAPED_TOTAL: &str = "vulcan_leases_reaped_total";
+pub const LATE_FINISHES_TOTAL: &str = "vulcan_late_finishes_dropped_total";
 
 /// Seconds, from 50 µs to ~30 s.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -44,6 +48,14 @@ pub struct Metrics {
     pub rejected: IntCounter,
     pub in_flight: IntGauge,
     pub history_write_errors: IntCounter,
+    /// Workloads waiting for an agent, as the store counts them at each scrape.
+    pub queue_depth: IntGauge,
+    /// From submission to an agent's claim, for workloads that waited in the queue.
+    pub queue_wait: Histogram,
+    /// Expired leases, by what became of the workload (`requeued`, `ended`).
+    pub leases_reaped: IntCounterVec,
+    /// Finishes refused because the agent had lost the workload's lease.
+    pub late_finishes: IntCounter,
 }
 
 impl Default for Metrics {
@@ -133,6 +145,26 @@ impl Metrics {
             HISTORY_WRITE_ERRORS_TOTAL,
             "Workloads whose history record could not be written.",
         );
+        let queue_depth = register(
+            &registry,
+            IntGauge::new(QUEUE_DEPTH, "Workloads queued and waiting for an agent.")
+                .expect("valid gauge"),
+        );
+        let queue_wait = histogram(
+            QUEUE_WAIT,
+            "Time queued workloads waited for an agent to claim them.",
+            &[],
+        )
+        .with_label_values(&[] as &[&str]);
+        let leases_reaped = counter(
+            LEASES_REAPED_TOTAL,
+            "Expired leases of lost agents, by outcome: requeued, or ended past max attempts.",
+            &["outcome"],
+        );
+        let late_finishes = plain_counter(
+            LATE_FINISHES_TOTAL,
+            "Results dropped because their agent had lost the workload's lease.",
+        );
         Metrics {
             registry,
             workloads,
@@ -146,6 +178,10 @@ impl Metrics {
             rejected,
             in_flight,
             history_write_errors,
+            queue_depth,
+            queue_wait,
+            leases_reaped,
+            late_finishes,
         }
     }
 

@@ -3,11 +3,11 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::admission::Admission;
 use crate::api::{self, AppState};
@@ -18,7 +18,7 @@ use crate::config::ServeArgs;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
 use crate::store;
-use crate::workloads::Workloads;
+use crate::workloads::{QueueSettings, Workloads};
 
 /// Opens the history and starts every tier.
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
@@ -53,12 +53,19 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
             history,
             metrics: Arc::new(metrics),
             limits: Arc::new(args.limits.clone()),
+            queue: QueueSettings {
+                owner: uuid::Uuid::now_v7().to_string().into(),
+                lease: Duration::from_millis(args.lease_ms),
+                max_attempts: args.max_attempts,
+                max_queued: args.max_queued,
+                concurrency: args.wasm_threads(),
+            },
         },
         admission: Admission::new(args.max_in_flight),
         policy: Arc::new(policy),
         web_dir: args.web_dir.as_path().into(),
         calibration: Arc::default(),
-        draining: Arc::default(),
+        draining: Arc::new(watch::channel(false).0),
     })
 }
 
@@ -86,7 +93,7 @@ fn isolate_config(args: &ServeArgs) -> IsolateConfig {
 /// rotation before it stops accepting connections.
 pub async fn drain_after(state: &AppState, signal: impl Future<Output = ()>, drain: Duration) {
     signal.await;
-    state.draining.store(true, Ordering::SeqCst);
+    state.draining.send_replace(true);
     if !drain.is_zero() {
         tracing::info!(
             drain_ms = drain.as_millis() as u64,
@@ -105,6 +112,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = api::router(state.clone());
+    let runner = tokio::spawn(
+        state
+            .workloads
+            .clone()
+            .serve_queue(state.admission.clone(), state.draining.subscribe()),
+    );
+    let upkeep = tokio::spawn(state.workloads.clone().upkeep());
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
@@ -112,7 +126,10 @@ pub async fn serve(
     if in_flight > 0 {
         tracing::info!(in_flight, "waiting for workloads whose clients hung up");
     }
+    runner.abort();
     state.admission.drained().await;
+    // Leases were renewed until the last claimed workload was finished.
+    upkeep.abort();
     for backend in state.workloads.backends.iter() {
         backend.shutdown().await;
     }

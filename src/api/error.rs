@@ -53,6 +53,7 @@ impl From<Error> for AppError {
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
+            Error::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
             Error::TierUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "tier_unavailable"),
             Error::NoTierAvailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_tier_available"),
             Error::Unroutable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unroutable"),

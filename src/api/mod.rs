@@ -12,6 +12,7 @@ mod limits;
 mod policy;
 mod record_json;
 mod state;
+mod submission;
 mod system;
 #[cfg(test)]
 mod tests;

@@ -4,10 +4,10 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 use futures_util::FutureExt;
+use tokio::sync::watch;
 
 use super::detached::Detached;
 use crate::admission::Admission;
@@ -26,9 +26,9 @@ pub struct AppState {
     pub web_dir: Arc<Path>,
     /// The wasm tier's fuel per millisecond, once `POST /v1/calibrate` has measured it.
     pub calibration: Arc<RwLock<Option<Calibration>>>,
-    /// Set once the agent has been told to stop: `/healthz` says so, so a balancer sends it
-    /// nothing new while it finishes what it has.
-    pub draining: Arc<AtomicBool>,
+    /// True once the agent has been told to stop: `/healthz` says so, so a balancer sends it
+    /// nothing new, and the queue runner claims nothing more, while it finishes what it has.
+    pub draining: Arc<watch::Sender<bool>>,
 }
 
 impl AppState {

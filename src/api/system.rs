@@ -1,7 +1,5 @@
 //! Liveness (`/healthz`) and Prometheus metrics (`/metrics`).
 
-use std::sync::atomic::Ordering;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -47,7 +45,7 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Healthz
         })
         .collect();
     let up = backends.iter().any(|tier| tier.healthy);
-    let (code, status) = match (state.draining.load(Ordering::SeqCst), up) {
+    let (code, status) = match (*state.draining.borrow(), up) {
         (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
         (false, true) => (StatusCode::OK, "ok"),
         (false, false) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),

@@ -1,7 +1,11 @@
 //! `/v1/workloads`: run a workload, read one back, list the history.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -9,11 +13,17 @@ use super::error::{AppError, ErrorBody};
 use super::extract::{ApiJson, ApiQuery};
 use super::record_json::WorkloadRecord;
 use super::state::AppState;
+use super::submission::{idempotency_key, prefers_async, where_it_is};
 use crate::backend::{BackendKind, Status};
 use crate::error::Error;
-use crate::store::{ListQuery, WorkloadSummary};
-use crate::workloads::WorkloadRequest;
+use crate::store::{ListQuery, Submitted, WorkloadSummary};
+use crate::workloads::{Accepted, WorkloadRequest};
 
+/// How long a synchronous request waits for a workload of its idempotency key that another
+/// request is running, before it answers 202.
+const SYNC_WAIT: Duration = Duration::from_secs(30);
+/// The longest `?wait=` of a read.
+const MAX_WAIT_SECS: u64 = 60;
 const DEFAULT_LIST_LIMIT: u32 = 50;
 const MAX_LIST_LIMIT: u32 = 500;
 
@@ -22,39 +32,87 @@ const MAX_LIST_LIMIT: u32 = 500;
     path = "/v1/workloads",
     tag = "workloads",
     request_body = WorkloadRequest,
+    params(
+        ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 at once with the queued workload and its `Location`; any agent runs it"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters: the same key within 24 h names the same workload, which runs once (a retry gets its result, or 202 while it runs)"),
+    ),
     responses(
         (status = 200, description = "The workload ran; `status` says how it ended", body = WorkloadRecord),
+        (status = 202, description = "Queued, or still running (a retried key); `Location` says where to ask", body = WorkloadRecord),
         (status = 400, description = "Malformed JSON, unknown fields or values, out-of-range limits", body = ErrorBody),
         (status = 413, description = "Body, code or input over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
         (status = 422, description = "The routing policy names no tier that could ever run it", body = ErrorBody),
-        (status = 429, description = "Too many workloads in flight; see Retry-After", body = ErrorBody),
-        (status = 503, description = "The requested tier, or every tier, is unavailable", body = ErrorBody),
+        (status = 429, description = "Too many workloads in flight, or the queue is full; see Retry-After", body = ErrorBody),
+        (status = 503, description = "The requested tier, or every tier, is unavailable; or the store is", body = ErrorBody),
     )
 )]
 pub async fn workloads_create(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<WorkloadRequest>,
-) -> Result<WorkloadRecord, AppError> {
+) -> Result<Response, AppError> {
+    let key = idempotency_key(&headers)?;
     let policy = state.policy.policy();
     let accepted = state.workloads.accept(request, &policy)?;
+    if prefers_async(&headers) {
+        return Ok(queue(&state, accepted, key).await?);
+    }
     // Admitted: a client that hangs up cannot stop the record being written.
     let workloads = state.workloads.clone();
     let answer = state
         .admitted("workload", async move {
-            let record = workloads.run(accepted).await;
-            let recorded = workloads.record(record.clone()).await;
-            WorkloadRecord::new(record, recorded)
+            let Some(key) = key else {
+                // Nobody can ask for it again before it ends: recorded when it has.
+                let record = workloads.run(accepted).await;
+                let recorded = workloads.record(record.clone()).await;
+                return Ok(WorkloadRecord::new(record, recorded).into_response());
+            };
+            // Its row first, claimed by this agent: a retry of the key finds it.
+            match workloads.submit(&accepted, Some(key), true).await? {
+                Submitted::New(Some(claim)) => {
+                    let (record, recorded) = workloads.run_claimed(accepted, &claim).await;
+                    Ok(WorkloadRecord::new(record, recorded).into_response())
+                }
+                Submitted::New(None) => Err(Error::Engine(
+                    "a claimed submission came back unclaimed".into(),
+                )),
+                Submitted::Existing(record) => {
+                    let record = workloads.wait_finished(&record.id, SYNC_WAIT).await?;
+                    let record = record
+                        .ok_or_else(|| Error::NotFound("its idempotency key's workload".into()))?;
+                    Ok(where_it_is(record, true))
+                }
+            }
         })
-        .await?;
+        .await??;
     Ok(answer)
+}
+
+/// Queues a workload for any agent and answers at once (the queue's cap permitting).
+async fn queue(
+    state: &AppState,
+    accepted: Accepted,
+    key: Option<String>,
+) -> Result<Response, Error> {
+    let workloads = &state.workloads;
+    let depth = workloads.history.queue_depth().await?;
+    if depth >= workloads.queue.max_queued {
+        workloads.metrics.rejected.inc();
+        return Err(Error::QueueFull(depth));
+    }
+    let record = match workloads.submit(&accepted, key, false).await? {
+        Submitted::New(_) => accepted.pending(Status::Queued),
+        Submitted::Existing(record) => *record,
+    };
+    Ok(where_it_is(record, true))
 }
 
 #[utoipa::path(
     get,
     path = "/v1/workloads/{id}",
     tag = "workloads",
-    params(("id" = String, Path, description = "The workload's id")),
+    params(("id" = String, Path, description = "The workload's id"), GetParams),
     responses(
         (status = 200, description = "The recorded workload", body = WorkloadRecord),
         (status = 404, description = "No workload with that id", body = ErrorBody),
@@ -64,11 +122,37 @@ pub async fn workloads_create(
 pub async fn workloads_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<WorkloadRecord, AppError> {
-    match state.workloads.history.get(id.clone()).await? {
+    let wait = params.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        let message = format!("wait must be between 0 and {MAX_WAIT_SECS} seconds, got {wait}");
+        return Err(Error::InvalidRequest(message).into());
+    }
+    let workloads = &state.workloads;
+    let record = match wait {
+        0 => workloads.history.get(id.clone()).await?,
+        _ => {
+            workloads
+                .wait_finished(&id, Duration::from_secs(wait))
+                .await?
+        }
+    };
+    match record {
         Some(record) => Ok(WorkloadRecord::new(record, true)),
         None => Err(Error::NotFound(id).into()),
     }
+}
+
+/// How long to wait for the workload to end.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GetParams {
+    /// Seconds (0–60) to wait for a queued or running workload to end before answering with
+    /// it as it is then (long polling); 0 by default.
+    #[param(minimum = 0, maximum = 60)]
+    pub wait: Option<u64>,
 }
 
 /// History filters.

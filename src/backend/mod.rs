@@ -82,10 +82,13 @@ pub struct Workload {
     pub limits: Limits,
 }
 
-/// How a workload ended.
+/// Where a workload is: waiting for an agent (`queued`), `running`, or how it ended. A tier's
+/// outcome is never `queued` or `running`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    Queued,
+    Running,
     Succeeded,
     /// A JS exception, a syntax error, or a breach of the workload contract.
     Error,
@@ -99,7 +102,9 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 10] = [
+        Status::Queued,
+        Status::Running,
         Status::Succeeded,
         Status::Error,
         Status::Timeout,
@@ -112,6 +117,8 @@ impl Status {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
             Status::Succeeded => "succeeded",
             Status::Error => "error",
             Status::Timeout => "timeout",
@@ -121,6 +128,11 @@ impl Status {
             Status::BackendCrashed => "backend_crashed",
             Status::Rejected => "rejected",
         }
+    }
+
+    /// Whether the workload has ended (it is neither queued nor running).
+    pub fn is_final(self) -> bool {
+        !matches!(self, Status::Queued | Status::Running)
     }
 
     pub fn parse(s: &str) -> Option<Status> {

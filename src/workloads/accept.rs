@@ -5,10 +5,11 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use super::Workloads;
-use crate::backend::{Capabilities, Language, LimitRange, Limits, Workload, json_null};
+use crate::backend::{Capabilities, Language, LimitRange, Limits, Status, Workload, json_null};
 use crate::error::Error;
 use crate::policy::{RoutingPolicy, check_name};
 use crate::router::{self, Isolation, Route, RouteError, RouteRequest};
+use crate::store::{Record, now_ms};
 
 /// A workload to run.
 #[derive(Clone, Deserialize, ToSchema)]
@@ -39,12 +40,61 @@ pub struct WorkloadRequest {
     pub tag: Option<String>,
 }
 
-/// A workload past validation and routing, with its limits set for the chosen tier.
+/// A workload past validation and routing, with its limits set for the chosen tier, and its
+/// id from then on.
 pub struct Accepted {
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
     pub(super) workload: Workload,
     pub(super) isolation: Isolation,
     pub(super) tag: Option<String>,
     pub route: Route,
+}
+
+impl Accepted {
+    /// Its record before it has run, with `status` (`queued` or `running`).
+    pub fn pending(&self, status: Status) -> Record {
+        Record {
+            id: self.id.clone(),
+            created_at_ms: self.created_at_ms,
+            status,
+            backend: self.route.backend,
+            route_reason: self.route.reason.clone(),
+            tag: self.tag.clone(),
+            isolation: self.isolation,
+            language: self.workload.language,
+            limits: self.workload.limits,
+            output: None,
+            error: None,
+            logs: Vec::new(),
+            logs_truncated: false,
+            duration_ms: 0.0,
+            metadata: None,
+            code: self.workload.code.clone(),
+            input: self.workload.input.clone(),
+        }
+    }
+
+    /// The workload a pending record describes, as it was accepted (claimed from the queue).
+    pub fn from_record(record: Record) -> Accepted {
+        Accepted {
+            id: record.id,
+            created_at_ms: record.created_at_ms,
+            workload: Workload {
+                code: record.code,
+                language: record.language,
+                input: record.input,
+                limits: record.limits,
+            },
+            isolation: record.isolation,
+            tag: record.tag,
+            route: Route {
+                backend: record.backend,
+                reason: record.route_reason,
+            },
+        }
+    }
 }
 
 impl Workloads {
@@ -69,6 +119,8 @@ impl Workloads {
         };
         let (route, workload_limits) = self.plan(&route_request, policy)?;
         Ok(Accepted {
+            id: uuid::Uuid::now_v7().to_string(),
+            created_at_ms: now_ms() as u64,
             workload: Workload {
                 code: request.code,
                 language: request.language,

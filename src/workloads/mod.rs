@@ -3,26 +3,29 @@
 //! history. The API's handlers, the experiments and calibration all go through here.
 
 mod accept;
+mod queue;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use accept::{Accepted, WorkloadRequest};
+pub use queue::QueueSettings;
 
 use crate::backend::{Backend, BackendKind, Capabilities, Outcome, Status, WorkloadError};
 use crate::config::LimitArgs;
+use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::router::TierState;
-use crate::store::{History, Record};
+use crate::store::{Record, Store};
 
 /// What running a workload needs: the tiers, the history, metrics and the agent's limits.
 #[derive(Clone)]
 pub struct Workloads {
     /// The configured tiers; a tier that is not configured is absent.
     pub backends: Arc<[Arc<dyn Backend>]>,
-    pub history: Arc<dyn History>,
+    pub history: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     pub limits: Arc<LimitArgs>,
+    pub queue: QueueSettings,
 }
 
 impl Workloads {
@@ -57,28 +60,20 @@ impl Workloads {
 
     /// Runs an accepted workload on its tier; the record is not yet stored.
     pub async fn run(&self, accepted: Accepted) -> Record {
-        let Accepted {
-            workload,
-            isolation,
-            tag,
-            route,
-        } = accepted;
-        let backend = self
-            .backend(route.backend)
-            .expect("the router only picks configured tiers");
-        let created_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_millis() as u64);
-        let (code, input, language, limits) = (
-            workload.code.clone(),
-            workload.input.clone(),
-            workload.language,
-            workload.limits,
-        );
+        let mut record = accepted.pending(Status::Running);
+        let kind = accepted.route.backend;
         self.metrics.in_flight.inc();
-        let outcome = backend.execute(workload).await.unwrap_or_else(|err| {
-            tracing::error!(error = %err, backend = route.backend.as_str(), "backend failed");
-            let message = format!("the {} tier failed: {err}", route.backend.as_str());
+        let outcome = match self.backend(kind) {
+            Some(backend) => backend.execute(accepted.workload).await,
+            // Claimed from the queue: submitted to an agent with a tier this one lacks.
+            None => Err(Error::TierUnavailable {
+                kind,
+                reason: "is not configured on this agent".into(),
+            }),
+        };
+        let outcome = outcome.unwrap_or_else(|err| {
+            tracing::error!(error = %err, backend = kind.as_str(), "backend failed");
+            let message = format!("the {} tier failed: {err}", kind.as_str());
             Outcome::failed(
                 Status::BackendCrashed,
                 WorkloadError::new("BackendCrashed", message),
@@ -86,26 +81,15 @@ impl Workloads {
             )
         });
         self.metrics.in_flight.dec();
-        self.metrics.observe_outcome(route.backend, &outcome);
-        Record {
-            id: uuid::Uuid::now_v7().to_string(),
-            created_at_ms,
-            status: outcome.status,
-            backend: route.backend,
-            route_reason: route.reason,
-            tag,
-            isolation,
-            language,
-            limits,
-            output: outcome.output,
-            error: outcome.error,
-            logs: outcome.logs,
-            logs_truncated: outcome.logs_truncated,
-            duration_ms: outcome.duration_ms,
-            metadata: outcome.metadata,
-            code,
-            input,
-        }
+        self.metrics.observe_outcome(kind, &outcome);
+        record.status = outcome.status;
+        record.output = outcome.output;
+        record.error = outcome.error;
+        record.logs = outcome.logs;
+        record.logs_truncated = outcome.logs_truncated;
+        record.duration_ms = outcome.duration_ms;
+        record.metadata = outcome.metadata;
+        record
     }
 
     /// Hands the record to the history and says whether it took it (the history logs and

@@ -20,8 +20,8 @@ use crate::config::Cli;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
-use crate::store::sqlite::SqliteHistory;
-use crate::workloads::Workloads;
+use crate::store::sqlite::SqliteStore;
+use crate::workloads::{QueueSettings, Workloads};
 
 mod policy;
 mod record_json;
@@ -90,15 +90,22 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
     AppState {
         workloads: Workloads {
             backends: vec![Arc::new(FakeBackend { gate }) as Arc<dyn Backend>].into(),
-            history: Arc::new(SqliteHistory::open(&dir.join("vulcan.db"), 100, errors).unwrap()),
+            history: Arc::new(SqliteStore::open(&dir.join("vulcan.db"), 100, errors).unwrap()),
             metrics: Arc::new(metrics),
             limits: Arc::new(limits),
+            queue: QueueSettings {
+                owner: "test-agent".into(),
+                lease: std::time::Duration::from_secs(10),
+                max_attempts: 3,
+                max_queued: 100,
+                concurrency: 2,
+            },
         },
         admission: Admission::new(max_in_flight),
         policy: Arc::new(PolicySlot::from_arg("isolate-first").unwrap()),
         web_dir: dir.join("web").into(),
         calibration: Arc::default(),
-        draining: Arc::default(),
+        draining: Arc::new(tokio::sync::watch::channel(false).0),
     }
 }
 
@@ -286,9 +293,7 @@ async fn a_draining_agent_is_503_on_healthz_and_still_runs_workloads() {
         (status, body["status"].as_str()),
         (StatusCode::OK, Some("ok"))
     );
-    state
-        .draining
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    state.draining.send_replace(true);
     let (status, body) = call(&state, "GET", "/healthz", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "draining");

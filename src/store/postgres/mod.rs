@@ -1,10 +1,14 @@
-//! History of workloads in PostgreSQL, shared by every agent pointed at the same database.
+//! History and queue of workloads in PostgreSQL, shared by every agent pointed at the same
+//! database.
 //!
-//! A record is committed before its answer is sent (one `INSERT`), so an agent killed right
-//! after answering loses nothing it answered, and any agent reads it back at once. While the
-//! database is unreachable, writes fail within the pool's timeouts: the answer says the record
-//! was not taken (`recorded: false`, counted), and reads are `503 history_unavailable`.
+//! A workload is one row from submission on (`queue.rs`): queued, claimed under a lease
+//! (`FOR UPDATE SKIP LOCKED`), finished only by the holder of its current attempt. Agents are
+//! woken by `LISTEN/NOTIFY` (`listener.rs`). A record is committed before its answer is sent,
+//! so an agent killed right after answering loses nothing it answered, and any agent reads it
+//! back at once. While the database is unreachable, calls fail within the pool's timeouts.
 
+mod listener;
+mod queue;
 mod schema;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,10 +17,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
 use prometheus::IntCounter;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
-use super::record::summarise;
-use super::{History, ListQuery, Record, WorkloadSummary};
+use super::codec::{decode_record, decode_summary, encode};
+use super::{
+    Claim, Event, ListQuery, Reaped, Record, Store, Submission, Submitted, WorkloadSummary,
+};
 use crate::backend::{BackendKind, Status};
 use crate::error::{Error, Result};
 
@@ -26,17 +34,24 @@ const POOL_SIZE: usize = 16;
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 /// Retention is enforced after this many records written by this agent.
 const PRUNE_EVERY: u64 = 500;
+/// Events kept for a slow receiver before it misses some.
+const EVENTS: usize = 1024;
+/// The database's clock in milliseconds since the epoch: leases are timed by one clock, not
+/// by each agent's.
+const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
 
-pub struct PostgresHistory {
+pub struct PostgresStore {
     pool: Pool,
     max_records: u64,
     written: AtomicU64,
     errors: IntCounter,
+    events: broadcast::Sender<Event>,
+    listener: JoinHandle<()>,
 }
 
-impl PostgresHistory {
-    /// Connects to `url`, migrates the schema and keeps a pool of connections. Records that
-    /// cannot be written are counted in `errors`.
+impl PostgresStore {
+    /// Connects to `url`, migrates the schema, keeps a pool of connections and listens for
+    /// other agents' events. Records that cannot be written are counted in `errors`.
     pub async fn connect(url: &str, max_records: u64, errors: IntCounter) -> Result<Self> {
         let mut config: tokio_postgres::Config = url
             .parse()
@@ -46,7 +61,7 @@ impl PostgresHistory {
         }
         config.application_name("vulcan");
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -63,17 +78,19 @@ impl PostgresHistory {
             .build()
             .map_err(|err| Error::Store(format!("PostgreSQL pool: {err}")))?;
         schema::migrate(&mut pool.get().await?).await?;
-        Ok(PostgresHistory {
+        let (events, _) = broadcast::channel(EVENTS);
+        let listener = tokio::spawn(listener::listen(config, events.clone()));
+        Ok(PostgresStore {
             pool,
             max_records,
             written: AtomicU64::new(0),
             errors,
+            events,
+            listener,
         })
     }
 
     async fn write(&self, record: &Record) -> Result<()> {
-        let summary = serde_json::to_string(&summarise(record)).expect("summary serialises");
-        let json = serde_json::to_string(record).expect("record serialises");
         let client = self.pool.get().await?;
         let insert = client
             .prepare_cached(
@@ -81,6 +98,7 @@ impl PostgresHistory {
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .await?;
+        let (summary, json) = encode(record);
         client
             .execute(
                 &insert,
@@ -94,16 +112,18 @@ impl PostgresHistory {
                 ],
             )
             .await?;
-        if self.written.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
-            self.prune(&client).await?;
-        }
-        Ok(())
+        self.wrote(&client).await
     }
 
-    async fn prune(&self, client: &deadpool_postgres::Client) -> Result<()> {
+    /// Counts a finished record, and now and then deletes the oldest finished ones beyond
+    /// the retention bound.
+    async fn wrote(&self, client: &deadpool_postgres::Client) -> Result<()> {
+        if self.written.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY != PRUNE_EVERY - 1 {
+            return Ok(());
+        }
         let deleted = client
             .execute(
-                "DELETE FROM workloads WHERE id <= (
+                "DELETE FROM workloads WHERE status NOT IN ('queued', 'running') AND id <= (
                      SELECT id FROM workloads ORDER BY id DESC OFFSET $1 LIMIT 1)",
                 &[&(self.max_records as i64)],
             )
@@ -116,7 +136,7 @@ impl PostgresHistory {
 }
 
 #[async_trait]
-impl History for PostgresHistory {
+impl Store for PostgresStore {
     async fn record(&self, record: Record) -> bool {
         match self.write(&record).await {
             Ok(()) => true,
@@ -128,20 +148,61 @@ impl History for PostgresHistory {
         }
     }
 
+    async fn submit(&self, submission: Submission) -> Result<Submitted> {
+        queue::submit(self, submission).await
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        tiers: &[BackendKind],
+        lease: Duration,
+    ) -> Result<Option<(Record, Claim)>> {
+        queue::claim(self, owner, tiers, lease).await
+    }
+
+    async fn finish(&self, record: &Record, claim: &Claim) -> Result<bool> {
+        queue::finish(self, record, claim).await
+    }
+
+    async fn renew(&self, owner: &str, lease: Duration) -> Result<()> {
+        queue::renew(self, owner, lease).await
+    }
+
+    async fn reap(&self) -> Result<Reaped> {
+        queue::reap(self).await
+    }
+
+    async fn queue_depth(&self) -> Result<u64> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM workloads WHERE status = 'queued'",
+                &[],
+            )
+            .await?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
     async fn get(&self, id: String) -> Result<Option<Record>> {
         let client = self.pool.get().await?;
         let select = client
-            .prepare_cached("SELECT record FROM workloads WHERE id = $1")
+            .prepare_cached("SELECT status, record FROM workloads WHERE id = $1")
             .await?;
         let row = client.query_opt(&select, &[&id]).await?;
-        row.map(|row| decode(row.get(0))).transpose()
+        row.map(|row| decode_record(row.get(0), row.get(1)))
+            .transpose()
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<WorkloadSummary>> {
         let client = self.pool.get().await?;
         let select = client
             .prepare_cached(
-                "SELECT summary FROM workloads
+                "SELECT status, summary FROM workloads
                  WHERE ($1::TEXT IS NULL OR id < $1) AND ($2::TEXT IS NULL OR status = $2)
                    AND ($3::TEXT IS NULL OR backend = $3)
                  ORDER BY id DESC LIMIT $4",
@@ -158,14 +219,13 @@ impl History for PostgresHistory {
                 ],
             )
             .await?;
-        rows.iter().map(|row| decode(row.get(0))).collect()
+        rows.iter()
+            .map(|row| decode_summary(row.get(0), row.get(1)))
+            .collect()
     }
 
     fn close(&self) {
+        self.listener.abort();
         self.pool.close();
     }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|err| Error::Store(format!("corrupt history record: {err}")))
 }

@@ -10,7 +10,9 @@ use crate::store::check_schema_version;
 const MIGRATION_LOCK: i64 = 0x7675_6c63_616e;
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE workloads (
+const MIGRATIONS: &[&str] = &[
+    // 1: the history.
+    "CREATE TABLE workloads (
         id TEXT PRIMARY KEY,
         created_at_ms BIGINT NOT NULL,
         status TEXT NOT NULL,
@@ -19,7 +21,18 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE workloads (
         record TEXT NOT NULL
     );
     CREATE INDEX workloads_status ON workloads (status, id);
-    CREATE INDEX workloads_backend ON workloads (backend, id);"];
+    CREATE INDEX workloads_backend ON workloads (backend, id);",
+    // 2: the queue. A workload is a row from submission on: queued, running under an agent's
+    // lease, then finished; and an idempotency key names one row.
+    "ALTER TABLE workloads
+        ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0,
+        ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1,
+        ADD COLUMN lease_owner TEXT,
+        ADD COLUMN lease_expires_at_ms BIGINT,
+        ADD COLUMN idempotency_key TEXT UNIQUE;
+    CREATE INDEX workloads_queue ON workloads (backend, id) WHERE status = 'queued';
+    CREATE INDEX workloads_leases ON workloads (lease_expires_at_ms) WHERE status = 'running';",
+];
 
 /// Applies the migrations the database lacks, in one transaction.
 pub(super) async fn migrate(client: &mut Client) -> Result<()> {

@@ -11,6 +11,7 @@
 //! whether it was recorded, until a write succeeds again. The oldest records beyond the
 //! retention bound are pruned every few hundred records.
 
+mod queue;
 mod schema;
 mod writer;
 
@@ -18,16 +19,23 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use prometheus::IntCounter;
 use rusqlite::{Connection, OptionalExtension, params};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::{History, ListQuery, Record, WorkloadSummary};
+use super::codec::{decode_record, decode_summary};
+use super::{
+    Claim, Event, ListQuery, Reaped, Record, Store, Submission, Submitted, WorkloadSummary,
+};
 use crate::backend::{BackendKind, Status};
 use crate::error::{Error, Result};
 use writer::{Job, MAX_BATCH, Writer};
+
+/// Events kept for a slow receiver before it misses some.
+const EVENTS: usize = 1024;
 
 /// The writer's queue and its thread, while the history takes records.
 struct Open {
@@ -35,7 +43,7 @@ struct Open {
     writer: JoinHandle<()>,
 }
 
-pub struct SqliteHistory {
+pub struct SqliteStore {
     /// `None` once closed.
     open: Mutex<Option<Open>>,
     /// Records put in the queue so far.
@@ -46,12 +54,16 @@ pub struct SqliteHistory {
     failing: Arc<AtomicBool>,
     errors: IntCounter,
     reader: Arc<Mutex<Connection>>,
+    /// The queue's writes (submissions, claims, finishes, leases), apart from the writer's
+    /// batches of records that no queue saw.
+    queue: Arc<Mutex<Connection>>,
+    events: broadcast::Sender<Event>,
 }
 
-impl SqliteHistory {
+impl SqliteStore {
     /// Opens (or creates, with its directory) the database at `path`, migrates it and starts
     /// its writer. Records that cannot be written are counted in `errors`.
-    pub fn open(path: &Path, max_records: u64, errors: IntCounter) -> Result<SqliteHistory> {
+    pub fn open(path: &Path, max_records: u64, errors: IntCounter) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|err| {
                 Error::Store(format!("cannot create directory {}: {err}", dir.display()))
@@ -64,6 +76,8 @@ impl SqliteHistory {
         schema::migrate(&mut conn)?;
         let reader = Connection::open(path)?;
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        let queue_conn = Connection::open(path)?;
+        queue_conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let (queue, jobs) = mpsc::channel(MAX_BATCH);
         let (done, done_rx) = watch::channel(0);
         let failing = Arc::new(AtomicBool::new(false));
@@ -78,13 +92,15 @@ impl SqliteHistory {
             .name("vulcan-history".into())
             .spawn(move || writer.run(jobs))
             .map_err(|err| Error::Store(format!("cannot start the history writer: {err}")))?;
-        Ok(SqliteHistory {
+        Ok(SqliteStore {
             open: Mutex::new(Some(Open { queue, writer })),
             queued: AtomicU64::new(0),
             done: done_rx,
             failing,
             errors,
             reader: Arc::new(Mutex::new(reader)),
+            queue: Arc::new(Mutex::new(queue_conn)),
+            events: broadcast::channel(EVENTS).0,
         })
     }
 
@@ -94,6 +110,17 @@ impl SqliteHistory {
         let mut done = self.done.clone();
         // An error means the writer is gone: nothing more will be written to wait for.
         let _ = done.wait_for(|&done| done >= queued).await;
+    }
+
+    /// Runs `operation` on the queue's connection, off the async threads.
+    async fn queue_op<T: Send + 'static>(
+        &self,
+        operation: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let queue = Arc::clone(&self.queue);
+        tokio::task::spawn_blocking(move || operation(&mut queue.lock().expect("store lock")))
+            .await
+            .map_err(|err| Error::Store(format!("history queue failed: {err}")))?
     }
 
     async fn read<T: Send + 'static>(
@@ -108,7 +135,7 @@ impl SqliteHistory {
 }
 
 #[async_trait]
-impl History for SqliteHistory {
+impl Store for SqliteStore {
     /// Hands a record to the writer and says whether it is recorded. While writes succeed
     /// this returns once the record is queued; while they fail, once its own write is done.
     async fn record(&self, record: Record) -> bool {
@@ -139,15 +166,77 @@ impl History for SqliteHistory {
         }
     }
 
+    async fn submit(&self, submission: Submission) -> Result<Submitted> {
+        let queued = submission.owner.is_none();
+        let submitted = self
+            .queue_op(move |conn| queue::submit(conn, submission))
+            .await?;
+        if queued && matches!(submitted, Submitted::New(_)) {
+            let _ = self.events.send(Event::Queued);
+        }
+        Ok(submitted)
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        tiers: &[BackendKind],
+        lease: Duration,
+    ) -> Result<Option<(Record, Claim)>> {
+        let (owner, tiers) = (owner.to_owned(), tiers.to_vec());
+        self.queue_op(move |conn| queue::claim(conn, &owner, &tiers, lease))
+            .await
+    }
+
+    async fn finish(&self, record: &Record, claim: &Claim) -> Result<bool> {
+        let (record, claim) = (record.clone(), claim.clone());
+        let id = record.id.clone();
+        let finished = self
+            .queue_op(move |conn| queue::finish(conn, &record, &claim))
+            .await?;
+        if finished {
+            let _ = self.events.send(Event::Finished(id));
+        }
+        Ok(finished)
+    }
+
+    async fn renew(&self, owner: &str, lease: Duration) -> Result<()> {
+        let owner = owner.to_owned();
+        self.queue_op(move |conn| queue::renew(conn, &owner, lease))
+            .await
+    }
+
+    async fn reap(&self) -> Result<Reaped> {
+        let (reaped, ended) = self.queue_op(queue::reap).await?;
+        if reaped.requeued > 0 {
+            let _ = self.events.send(Event::Queued);
+        }
+        for id in ended {
+            let _ = self.events.send(Event::Finished(id));
+        }
+        Ok(reaped)
+    }
+
+    async fn queue_depth(&self) -> Result<u64> {
+        self.queue_op(queue::queue_depth).await
+    }
+
+    fn events(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
     async fn get(&self, id: String) -> Result<Option<Record>> {
         self.settled().await;
         self.read(move |conn| {
-            let json: Option<String> = conn
-                .query_row("SELECT record FROM workloads WHERE id = ?1", [id], |row| {
-                    row.get(0)
-                })
+            let row: Option<(String, String)> = conn
+                .query_row(
+                    "SELECT status, record FROM workloads WHERE id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
                 .optional()?;
-            json.map(|json| decode(&json)).transpose()
+            row.map(|(status, json)| decode_record(&status, &json))
+                .transpose()
         })
         .await
     }
@@ -156,7 +245,7 @@ impl History for SqliteHistory {
         self.settled().await;
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT summary FROM workloads
+                "SELECT status, summary FROM workloads
                  WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR status = ?2)
                    AND (?3 IS NULL OR backend = ?3)
                  ORDER BY id DESC LIMIT ?4",
@@ -168,9 +257,13 @@ impl History for SqliteHistory {
                     query.backend.map(BackendKind::as_str),
                     query.limit
                 ],
-                |row| row.get::<_, String>(0),
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
             )?;
-            rows.map(|json| decode(&json?)).collect()
+            rows.map(|row| {
+                let (status, json) = row?;
+                decode_summary(&status, &json)
+            })
+            .collect()
         })
         .await
     }
@@ -185,10 +278,6 @@ impl History for SqliteHistory {
             tracing::error!("the history writer panicked");
         }
     }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|err| Error::Store(format!("corrupt history record: {err}")))
 }
 
 #[cfg(test)]

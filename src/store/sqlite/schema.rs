@@ -7,7 +7,9 @@ use crate::store::check_schema_version;
 
 /// Migration `n` (1-based) brings the schema from version `n - 1` to `n`. Version 1 is the
 /// schema of agents from before versioning, so their databases take it as a no-op.
-const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS workloads (
+const MIGRATIONS: &[&str] = &[
+    // 1: the history.
+    "CREATE TABLE IF NOT EXISTS workloads (
         id TEXT PRIMARY KEY,
         created_at_ms INTEGER NOT NULL,
         status TEXT NOT NULL,
@@ -16,7 +18,18 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS workloads (
         record TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS workloads_status ON workloads (status, id);
-    CREATE INDEX IF NOT EXISTS workloads_backend ON workloads (backend, id);"];
+    CREATE INDEX IF NOT EXISTS workloads_backend ON workloads (backend, id);",
+    // 2: the queue. A workload is a row from submission on: queued, running under a lease,
+    // then finished; and an idempotency key names one row.
+    "ALTER TABLE workloads ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE workloads ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE workloads ADD COLUMN lease_owner TEXT;
+    ALTER TABLE workloads ADD COLUMN lease_expires_at_ms INTEGER;
+    ALTER TABLE workloads ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX workloads_idempotency ON workloads (idempotency_key);
+    CREATE INDEX workloads_queue ON workloads (backend, id) WHERE status = 'queued';
+    CREATE INDEX workloads_leases ON workloads (lease_expires_at_ms) WHERE status = 'running';",
+];
 
 /// Applies the migrations `conn`'s database lacks, each in its own transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {

@@ -34,15 +34,15 @@ fn record(id: &str, status: Status) -> Record {
     }
 }
 
-fn open(dir: &Path) -> (SqliteHistory, IntCounter) {
+fn open(dir: &Path) -> (SqliteStore, IntCounter) {
     let errors = IntCounter::new("errors", "history write errors").unwrap();
     (
-        SqliteHistory::open(&dir.join("vulcan.db"), 100, errors.clone()).unwrap(),
+        SqliteStore::open(&dir.join("vulcan.db"), 100, errors.clone()).unwrap(),
         errors,
     )
 }
 
-async fn ids(store: &SqliteHistory, query: ListQuery) -> Vec<String> {
+async fn ids(store: &SqliteStore, query: ListQuery) -> Vec<String> {
     let summaries = store.list(query).await.unwrap();
     summaries.into_iter().map(|summary| summary.id).collect()
 }
@@ -206,7 +206,7 @@ async fn an_unversioned_database_is_taken_and_a_newer_schema_is_refused() {
     conn.pragma_update(None, "user_version", schema::latest() + 1)
         .unwrap();
     let errors = IntCounter::new("errors", "history write errors").unwrap();
-    match SqliteHistory::open(&path, 100, errors) {
+    match SqliteStore::open(&path, 100, errors) {
         Ok(_) => panic!("a newer schema was opened"),
         Err(err) => assert!(
             err.to_string().contains("newer than this agent knows"),

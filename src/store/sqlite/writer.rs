@@ -131,7 +131,8 @@ pub(super) fn write(conn: &Connection, record: &Record) -> Result<()> {
 
 pub(super) fn prune(conn: &Connection, max_records: u64) -> Result<usize> {
     Ok(conn.execute(
-        "DELETE FROM workloads WHERE id <= (SELECT id FROM workloads ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+        "DELETE FROM workloads WHERE status NOT IN ('queued', 'running')
+         AND id <= (SELECT id FROM workloads ORDER BY id DESC LIMIT 1 OFFSET ?1)",
         [max_records],
     )?)
 }
