@@ -1,7 +1,10 @@
 //! Many agents as one service: three `vulcan serve` processes on one PostgreSQL history (a
 //! private cluster), behind HAProxy running `deploy/haproxy.cfg` as shipped. One agent is
 //! stopped (SIGTERM) under load: no client request fails, the agent exits cleanly, and every
-//! answered workload can be read back through the balancer.
+//! answered workload can be read back through the balancer. Two agents on one database with a
+//! short lease: a killed agent's workload runs again elsewhere and its idempotency key gets one
+//! result; a stopped agent's late finish changes nothing; past its attempts a workload ends
+//! `AgentLost`.
 
 mod common;
 
@@ -197,4 +200,148 @@ async fn an_agent_stopped_under_load_behind_haproxy_fails_no_request_and_loses_n
             .unwrap();
         assert_eq!(record["output"], answer["output"], "{record}");
     }
+}
+
+/// Two agent processes on one PostgreSQL database with a short lease.
+fn two_agents(url: &str, dirs: &[tempfile::TempDir], extra: &[&str]) -> (Agent, Agent) {
+    let mut flags = vec![
+        "--store",
+        url,
+        "--lease-ms",
+        "1000",
+        "--isolate-host-dir",
+        "/nonexistent/isolate-host",
+    ];
+    flags.extend_from_slice(extra);
+    (
+        Agent::start(dirs[0].path(), &flags),
+        Agent::start(dirs[1].path(), &flags),
+    )
+}
+
+/// Spins `ms` milliseconds of wall-clock time, then answers a random number.
+fn slow(ms: u64, tag: &str) -> Value {
+    json!({
+        "code": format!("export default () => {{ const end = Date.now() + {ms}; while (Date.now() < end) {{}} return Math.random() }}"),
+        "isolation": "wasm",
+        "tag": tag,
+        "timeout_ms": 20000,
+    })
+}
+
+/// POSTs `body` with an idempotency key.
+async fn post_keyed(url: String, body: Value, key: &str) -> reqwest::Result<(u16, Value)> {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/v1/workloads"))
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await?))
+}
+
+async fn get_json(url: String) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// Waits until the workload tagged `tag` is running, as `agent` reads the store; its id.
+async fn running(agent: &Agent, tag: &str) -> String {
+    for _ in 0..500 {
+        let list = get_json(agent.url("/v1/workloads?status=running")).await;
+        let found = list.as_array().unwrap().iter().find(|s| s["tag"] == tag);
+        if let Some(summary) = found {
+            return summary["id"].as_str().unwrap().to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no workload tagged {tag} ran within 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workload_of_a_killed_agent_runs_again_elsewhere_and_its_key_gets_one_result() {
+    let url = cluster().database().await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (mut killed, survivor) = two_agents(&url, &dirs, &[]);
+    let first = tokio::spawn(post_keyed(killed.url(""), slow(1500, "lost"), "lost-1"));
+    let id = running(&survivor, "lost").await;
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    assert!(first.await.unwrap().is_err(), "the killed agent answered");
+
+    // The client retries with its key, on the agent left: one workload, run again, ended.
+    let (status, answer) = post_keyed(survivor.url(""), slow(1500, "lost"), "lost-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, &answer["status"]),
+        (200, &json!("succeeded")),
+        "{answer}"
+    );
+    assert_eq!(answer["id"], id.as_str());
+    let tagged = get_json(survivor.url("/v1/workloads?limit=100")).await;
+    let tagged: Vec<_> = tagged
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["tag"] == "lost")
+        .collect();
+    assert_eq!(tagged.len(), 1, "{tagged:?}");
+    let requeued = common::metric(
+        &survivor.url(""),
+        "vulcan_leases_reaped_total{outcome=\"requeued\"}",
+    )
+    .await;
+    assert_eq!(requeued, 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_finish_after_the_lease_was_lost_changes_nothing() {
+    let url = cluster().database().await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (stopped, other) = two_agents(&url, &dirs, &[]);
+    let first = tokio::spawn(post_keyed(stopped.url(""), slow(1500, "late"), "late-1"));
+    let id = running(&other, "late").await;
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(stopped.pid(), libc::SIGSTOP) }, 0);
+
+    // Its lease runs out; the other agent runs the workload again and records its result.
+    let done = get_json(other.url(&format!("/v1/workloads/{id}?wait=30"))).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    assert_eq!(unsafe { libc::kill(stopped.pid(), libc::SIGCONT) }, 0);
+    let (status, late) = first.await.unwrap().unwrap();
+    assert_eq!((status, &late["id"]), (200, &json!(id)), "{late}");
+    assert_eq!(late["recorded"], false, "{late}");
+    assert_ne!(
+        late["output"], done["output"],
+        "the two runs answered alike"
+    );
+    let dropped = common::metric(&stopped.url(""), "vulcan_late_finishes_dropped_total").await;
+    assert_eq!(dropped, 1.0);
+    let after = get_json(other.url(&format!("/v1/workloads/{id}"))).await;
+    assert_eq!(
+        after["output"], done["output"],
+        "the late finish changed the record"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_attempts_a_lost_workload_ends_agent_lost() {
+    let url = cluster().database().await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (mut killed, survivor) = two_agents(&url, &dirs, &["--max-attempts", "1"]);
+    let _first = tokio::spawn(post_keyed(killed.url(""), slow(1500, "once"), "once-1"));
+    let id = running(&survivor, "once").await;
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    let ended = get_json(survivor.url(&format!("/v1/workloads/{id}?wait=30"))).await;
+    assert_eq!(ended["status"], "backend_crashed", "{ended}");
+    assert_eq!(ended["error"]["name"], "AgentLost", "{ended}");
+    let ended_count = common::metric(
+        &survivor.url(""),
+        "vulcan_leases_reaped_total{outcome=\"ended\"}",
+    )
+    .await;
+    assert_eq!(ended_count, 1.0);
 }

@@ -65,6 +65,10 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Healthz
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let workloads = &state.workloads;
+    match workloads.history.queue_depth().await {
+        Ok(depth) => workloads.metrics.queue_depth.set(depth as i64),
+        Err(err) => tracing::warn!(error = %err, "reading the queue's depth failed"),
+    }
     for kind in BackendKind::ALL {
         let up = workloads
             .backend(kind)
