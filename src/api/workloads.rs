@@ -62,14 +62,15 @@ pub async fn workloads_create(
     let workloads = state.workloads.clone();
     let answer = state
         .admitted("workload", async move {
-            let Some(key) = key else {
-                // Nobody can ask for it again before it ends: recorded when it has.
+            if key.is_none() && !workloads.history.shared() {
+                // Nobody can ask for it before it ends: recorded when it has.
                 let record = workloads.run(accepted).await;
                 let recorded = workloads.record(record.clone()).await;
                 return Ok(WorkloadRecord::new(record, recorded).into_response());
-            };
-            // Its row first, claimed by this agent: a retry of the key finds it.
-            match workloads.submit(&accepted, Some(key), true).await? {
+            }
+            // Its row first, claimed by this agent: a retry of its key finds it, and other
+            // agents run it again if this one is lost.
+            match workloads.submit(&accepted, key, true).await? {
                 Submitted::New(Some(claim)) => {
                     let (record, recorded) = workloads.run_claimed(accepted, &claim).await;
                     Ok(WorkloadRecord::new(record, recorded).into_response())

@@ -118,6 +118,12 @@ pub trait Store: Send + Sync {
     /// Workloads waiting for an agent.
     async fn queue_depth(&self) -> Result<u64>;
 
+    /// Whether other agents may share this store. Then every workload's row is written
+    /// before it runs (claimed by its agent when run at once), so that a lost agent's work is
+    /// seen and run again, and nothing runs while the store is unreachable. A store of one
+    /// agent records a workload run at once only when it ends ([`Store::record`]).
+    fn shared(&self) -> bool;
+
     /// Changes, as they happen (on PostgreSQL, from every agent).
     fn events(&self) -> broadcast::Receiver<Event>;
 

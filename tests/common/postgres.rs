@@ -1,9 +1,10 @@
 //! A private PostgreSQL cluster for one test binary (Debian's `postgresql`, which `make test`
 //! installs): `initdb` in a temp dir, `postgres` on a free port of 127.0.0.1, as the
 //! `postgres` user when the tests run as root (PostgreSQL refuses to run as root). Each test
-//! takes a database of its own. The server runs under a small shell that holds a pipe from
-//! this process: when the test binary exits, however it exits, the pipe closes and the shell
-//! stops the server and deletes its directory.
+//! takes a database of its own. A small shell starts the server (`pg_ctl start -w`, which
+//! returns once it accepts connections) and holds a pipe from this process: when the test
+//! binary exits, however it exits, the pipe closes and the shell stops the server and deletes
+//! its directory. A test may stop and start the server meanwhile (an outage).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,9 @@ use std::sync::{Mutex, OnceLock};
 
 pub struct Cluster {
     pub port: u16,
+    bin: PathBuf,
+    data: PathBuf,
+    as_postgres: bool,
     /// Held open for the life of the test binary; its end stops the server.
     _lifeline: Mutex<ChildStdin>,
     _shell: Mutex<Child>,
@@ -39,6 +43,26 @@ impl Cluster {
             .await
             .expect("create a test database");
         self.url(&name)
+    }
+
+    /// Stops the server (fast shutdown: connections are cut) and waits until it has.
+    pub fn stop(&self) {
+        self.pg_ctl("stop -m fast -w");
+    }
+
+    /// Starts the stopped server again and waits until it accepts connections.
+    pub fn start(&self) {
+        self.pg_ctl("start -w -l /dev/null");
+    }
+
+    fn pg_ctl(&self, action: &str) {
+        let command = format!(
+            "'{}' -D '{}' {action} >/dev/null",
+            self.bin.join("pg_ctl").display(),
+            self.data.display()
+        );
+        let status = shell(self.as_postgres, &command).status().expect("pg_ctl");
+        assert!(status.success(), "pg_ctl {action} failed: {status}");
     }
 
     pub fn url(&self, database: &str) -> String {
@@ -71,34 +95,42 @@ fn start() -> Cluster {
     assert!(initdb.success(), "initdb failed: {initdb}");
 
     let port = free_port();
+    // The server's options live in postgresql.auto.conf, so a later `pg_ctl start` has them.
+    let options = format!(
+        "port = {port}\nunix_socket_directories = '{dir}'\nlisten_addresses = '127.0.0.1'\n\
+         fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n",
+        dir = dir.display()
+    );
+    let conf = data.join("postgresql.auto.conf");
+    let mut auto = std::fs::read_to_string(&conf).expect("postgresql.auto.conf");
+    auto.push_str(&options);
+    std::fs::write(&conf, auto).expect("postgresql.auto.conf");
     // `read` returns when this process's end of the pipe closes; the server is then stopped
-    // (fast shutdown) and its directory deleted.
+    // and its directory deleted.
+    let pg_ctl = bin.join("pg_ctl");
     let script = format!(
-        "'{postgres}' -D '{data}' -p {port} -k '{dir}' -c listen_addresses=127.0.0.1 \
-         -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 & \
-         server=$!; read _; kill -INT $server; wait $server; rm -rf '{dir}'",
-        postgres = bin.join("postgres").display(),
+        "'{pg_ctl}' -D '{data}' start -w -l /dev/null >/dev/null && echo ready; read _; \
+         '{pg_ctl}' -D '{data}' stop -m immediate -w >/dev/null 2>&1; rm -rf '{dir}'",
+        pg_ctl = pg_ctl.display(),
         data = data.display(),
         dir = dir.display(),
     );
     let mut shell = shell(as_postgres, &script)
         .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("start postgres");
     let lifeline = shell.stdin.take().expect("stdin");
-    let mut log = BufReader::new(shell.stderr.take().expect("stderr")).lines();
-    // The server's log says when it accepts connections; keep draining it afterwards.
-    loop {
-        match log.next() {
-            Some(Ok(line)) if line.contains("ready to accept connections") => break,
-            Some(Ok(_)) => {}
-            other => panic!("postgres ended before it was ready: {other:?}"),
-        }
-    }
-    std::thread::spawn(move || log.for_each(drop));
+    let mut said = String::new();
+    BufReader::new(shell.stdout.take().expect("stdout"))
+        .read_line(&mut said)
+        .expect("pg_ctl's answer");
+    assert_eq!(said.trim(), "ready", "postgres did not start");
     Cluster {
         port,
+        bin,
+        data,
+        as_postgres,
         _lifeline: Mutex::new(lifeline),
         _shell: Mutex::new(shell),
     }

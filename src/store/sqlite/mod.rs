@@ -221,6 +221,10 @@ impl Store for SqliteStore {
         self.queue_op(queue::queue_depth).await
     }
 
+    fn shared(&self) -> bool {
+        false
+    }
+
     fn events(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
