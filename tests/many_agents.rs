@@ -345,3 +345,117 @@ async fn past_its_attempts_a_lost_workload_ends_agent_lost() {
     .await;
     assert_eq!(ended_count, 1.0);
 }
+
+const KEYS: u64 = 240;
+
+/// Runs workload `n` to its end through `url` with key `k-n`, synchronously (even `n`) or
+/// asynchronously then long-polling (odd `n`), retrying with the same key whatever fails.
+async fn run_keyed(http: &reqwest::Client, url: &str, n: u64) -> Value {
+    let body = json!({
+        "code": "export default (x) => { const end = Date.now() + 20; while (Date.now() < end) {} return x }",
+        "input": n,
+        "isolation": "wasm",
+        "tag": "keyed",
+    });
+    for _ in 0..100 {
+        let mut request = http
+            .post(format!("{url}/v1/workloads"))
+            .header("idempotency-key", format!("k-{n}"))
+            .json(&body);
+        if n % 2 == 1 {
+            request = request.header("prefer", "respond-async");
+        }
+        let Ok(response) = request.send().await else {
+            continue;
+        };
+        let Ok(mut answer) = response.json::<Value>().await else {
+            continue;
+        };
+        while answer["status"] == "queued" || answer["status"] == "running" {
+            let id = answer["id"].as_str().unwrap();
+            let read = http
+                .get(format!("{url}/v1/workloads/{id}?wait=30"))
+                .send()
+                .await;
+            if let Ok(read) = read {
+                answer = read.json().await.unwrap_or(answer);
+            }
+        }
+        if answer["status"] == "succeeded" {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("workload {n} never succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_killed_under_keyed_load_loses_nothing_and_runs_nothing_twice_to_record() {
+    let url = cluster().database().await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let flags = [
+        "--store",
+        &url,
+        "--lease-ms",
+        "1000",
+        "--isolate-host-dir",
+        "/nonexistent/isolate-host",
+    ];
+    let mut agents: Vec<Agent> = dirs
+        .iter()
+        .map(|dir| Agent::start(dir.path(), &flags))
+        .collect();
+    let balancer = Balancer::start(&agents.iter().collect::<Vec<_>>());
+    balancer.wait_ready().await;
+
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let clients: Vec<_> = (0..CLIENTS as u64)
+        .map(|client| {
+            let (url, done) = (balancer.url.clone(), Arc::clone(&done));
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut answers = Vec::new();
+                for n in (client..KEYS).step_by(CLIENTS) {
+                    answers.push((n, run_keyed(&http, &url, n).await));
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                answers
+            })
+        })
+        .collect();
+    while done.load(Ordering::SeqCst) < KEYS / 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut killed = agents.remove(1);
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+
+    let mut ids = std::collections::HashSet::new();
+    for client in clients {
+        for (n, answer) in client.await.unwrap() {
+            assert_eq!(answer["output"], n, "{answer}");
+            ids.insert(answer["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(ids.len() as u64, KEYS, "every key names its own workload");
+    let http = reqwest::Client::new();
+    let list: Value = http
+        .get(format!("{}/v1/workloads?limit=500", balancer.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = list.as_array().unwrap();
+    assert_eq!(listed.len() as u64, KEYS, "one row per key");
+    assert!(
+        listed
+            .iter()
+            .all(|summary| summary["status"] == "succeeded")
+    );
+    for agent in &agents {
+        let in_flight = common::metric(&agent.url(""), "vulcan_workloads_in_flight").await;
+        assert_eq!(in_flight, 0.0);
+    }
+}
