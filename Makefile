@@ -26,9 +26,11 @@ lint: setup
 # Vulcan's own benchmarks, then Vulcan and its peers side by side (benches/peers/): writes
 # target/bench-peers.json, target/bench-peers.md (the tables for BENCHMARKS.md) and
 # benches/peers/latency.svg (the chart BENCHMARKS.md shows).
-bench: setup
+bench:
+	@scripts/setup.sh bench
 	cargo build --release --bin vulcan
 	rm -f target/bench-backends.jsonl
 	BENCH_LINES=target/bench-backends.jsonl cargo bench --bench wasm
 	BENCH_LINES=target/bench-backends.jsonl cargo bench --bench isolate
 	node benches/peers/run.mjs --agent $${CARGO_TARGET_DIR:-target}/release/vulcan --include target/bench-backends.jsonl
+	node benches/cluster/run.mjs --agent $${CARGO_TARGET_DIR:-target}/release/vulcan

@@ -3,13 +3,15 @@
 # that is already there: Debian packages, the wasm32-wasip1 Rust target, the pinned Deno,
 # the web page's packages, and the built page. `setup.sh test` also installs the browser
 # the page's tests drive (Debian's chromium), PostgreSQL and HAProxy for the many-agent tests (each
-# test binary starts a private cluster of its own) and the API fuzzer (schemathesis, from PyPI).
+# test binary starts a private cluster of its own) and the API fuzzer (schemathesis, from PyPI);
+# `setup.sh bench`, PostgreSQL and HAProxy for the many-agent benchmark.
 set -euo pipefail
 
 apt_packages=(clang lld llvm wasi-libc prometheus bubblewrap)
-if [[ ${1:-} == test ]]; then
-  apt_packages+=(chromium postgresql haproxy)
-fi
+case ${1:-} in
+  test) apt_packages+=(chromium postgresql haproxy) ;;
+  bench) apt_packages+=(postgresql haproxy) ;;
+esac
 
 missing=()
 for package in "${apt_packages[@]}"; do

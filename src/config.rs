@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// ends `backend_crashed` (`AgentLost`).
     #[arg(long, env = "VULCAN_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
+    /// Queued workloads this agent claims and runs at once [default: CPU count]. Four times
+    /// as many measured no faster on PostgreSQL (its CPU is the bound; BENCHMARKS.md).
+    #[arg(long, env = "VULCAN_QUEUE_CONCURRENCY", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub queue_concurrency: Option<u64>,
     /// Workloads waiting in the queue at most (all agents together); past it, asynchronous
     /// submissions get 429.
     #[arg(long, env = "VULCAN_MAX_QUEUED", default_value_t = 10_000)]
@@ -104,6 +108,11 @@ impl ServeArgs {
             .unwrap_or_else(|| StoreLocation::Sqlite(self.data_dir.join("vulcan.db")))
     }
 
+    pub fn queue_concurrency(&self) -> usize {
+        self.queue_concurrency
+            .map_or_else(cpu_count, |count| count as usize)
+    }
+
     pub fn cache_dir(&self) -> PathBuf {
         self.cache_dir
             .clone()
@@ -112,7 +121,7 @@ impl ServeArgs {
 
     pub fn wasm_threads(&self) -> usize {
         self.wasm_threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .unwrap_or_else(cpu_count)
             .max(1)
     }
 }
@@ -183,7 +192,7 @@ pub struct IsolateArgs {
 impl IsolateArgs {
     pub fn hosts(&self) -> usize {
         self.hosts
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .unwrap_or_else(cpu_count)
     }
 }
 
@@ -361,4 +370,9 @@ pub struct RoutingExperimentArgs {
     /// The Vulcan server to run them on.
     #[arg(long, env = "VULCAN_SERVER", default_value = "http://127.0.0.1:8080")]
     pub server: String,
+}
+
+/// CPUs this process may use (2 when that cannot be read).
+fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

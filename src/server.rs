@@ -58,7 +58,7 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
                 lease: Duration::from_millis(args.lease_ms),
                 max_attempts: args.max_attempts,
                 max_queued: args.max_queued,
-                concurrency: args.wasm_threads(),
+                concurrency: args.queue_concurrency(),
             },
         },
         admission: Admission::new(args.max_in_flight),

@@ -5,10 +5,10 @@
 import { spawn } from "node:child_process";
 
 /**
- * Starts `binary serve …args` and resolves, once every tier is available, with the child and
- * the agent's base URL.
+ * Starts `binary serve …args` and resolves, once every tier (or each of `tiers`) is
+ * available, with the child and the agent's base URL.
  */
-export async function startAgent(binary, dataDir, args = []) {
+export async function startAgent(binary, dataDir, args = [], tiers = null) {
   const child = spawn(
     binary,
     ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, ...args],
@@ -29,7 +29,8 @@ export async function startAgent(binary, dataDir, args = []) {
   });
   for (let tries = 0;; tries++) {
     const { backends } = await (await fetch(`${url}/v1/backends`)).json();
-    if (backends.every((tier) => tier.available)) break;
+    const awaited = backends.filter((tier) => !tiers || tiers.includes(tier.kind));
+    if (awaited.every((tier) => tier.available)) break;
     if (tries > 600) throw new Error(`tiers not available: ${JSON.stringify(backends)}`);
     await new Promise((done) => setTimeout(done, 100));
   }

@@ -76,10 +76,14 @@ export class RawHttpClient {
     this.#url = new URL(base);
   }
 
-  /** `{status, body}` of `method path` with an optional JSON `body` (a string). */
-  async request(method, path, body) {
+  /**
+   * `{status, body}` of `method path` with an optional JSON `body` (a string) and extra
+   * headers (`{name: value}`).
+   */
+  async request(method, path, body, headers = {}) {
     const payload = body === undefined ? "" : body;
-    const head = `${method} ${path} HTTP/1.1\r\nHost: ${this.#url.host}\r\n` +
+    const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+    const head = `${method} ${path} HTTP/1.1\r\nHost: ${this.#url.host}\r\n${extra}` +
       (body === undefined
         ? "\r\n"
         : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n`);

@@ -1,5 +1,12 @@
 //! The queue's operations on PostgreSQL: submit (queued, or claimed at once), claim, finish,
 //! renew leases, reap expired ones.
+//!
+//! Only what an answer promises waits for the disk: a queued submission (202) and a finish.
+//! A claim, and a submission claimed by its agent, commit without waiting for their WAL to be
+//! flushed (`synchronous_commit = off`): the finish's flush, which comes after them in the
+//! same WAL, makes them durable too, and should the database crash before it, the workload
+//! has not been answered. That halves the disk waits of a synchronous workload (measured:
+//! BENCHMARKS.md).
 
 use std::time::Duration;
 
@@ -11,6 +18,9 @@ use crate::store::codec::{decode_record, encode};
 use crate::store::{
     Claim, IDEMPOTENCY_WINDOW, Reaped, Record, Submission, Submitted, agent_lost, now_ms,
 };
+
+/// For this transaction: commit without waiting for the WAL flush.
+const NO_FLUSH: &str = "SET LOCAL synchronous_commit = off";
 
 pub(super) async fn submit(store: &PostgresStore, submission: Submission) -> Result<Submitted> {
     let Submission {
@@ -27,6 +37,9 @@ pub(super) async fn submit(store: &PostgresStore, submission: Submission) -> Res
     let attempt: i32 = owner.is_some().into();
     let mut client = store.pool.get().await?;
     let transaction = client.transaction().await?;
+    if owner.is_some() {
+        transaction.batch_execute(NO_FLUSH).await?;
+    }
     if let Some(key) = &idempotency_key {
         // A key older than the window names nothing any more: free it for this workload.
         let oldest = now_ms() - IDEMPOTENCY_WINDOW.as_millis() as i64;
@@ -92,8 +105,10 @@ pub(super) async fn claim(
     lease: Duration,
 ) -> Result<Option<(Record, Claim)>> {
     let tiers: Vec<&str> = tiers.iter().map(|tier| tier.as_str()).collect();
-    let client = store.pool.get().await?;
-    let row = client
+    let mut client = store.pool.get().await?;
+    let transaction = client.transaction().await?;
+    transaction.batch_execute(NO_FLUSH).await?;
+    let row = transaction
         .query_opt(
             &format!(
                 "UPDATE workloads SET status = 'running', attempt = attempt + 1,
@@ -106,6 +121,7 @@ pub(super) async fn claim(
             &[&owner, &(lease.as_millis() as i64), &tiers],
         )
         .await?;
+    transaction.commit().await?;
     let Some(row) = row else {
         return Ok(None);
     };
