@@ -15,10 +15,12 @@
 //! - [`cpu_time`]: CPU time of the agent and its isolate hosts, for experiments.
 //! - [`admission`]: the bound on workloads in flight (429 past it).
 //! - [`workloads`]: a workload's life without HTTP: accepted (checked, routed, limits set),
-//!   run on its tier, its record handed to the history. Handlers and experiments call it.
-//! - [`store`]: the history behind one trait, [`store::Store`], and the stored
-//!   [`store::Record`]; [`store::sqlite`] is the embedded engine (records written behind the
-//!   answers by a batching writer).
+//!   run on its tier, its record handed to the store; queued, claimed, renewed, reaped and
+//!   waited for (`workloads/queue.rs`, the queue runner). Handlers and experiments call it.
+//! - [`store`]: history and queue behind one trait, [`store::Store`], and the stored
+//!   [`store::Record`]; [`store::sqlite`] is the embedded engine (records of one agent written
+//!   behind the answers by a batching writer), [`store::postgres`] the shared one (claims with
+//!   `SKIP LOCKED`, `LISTEN/NOTIFY`).
 //! - [`metrics`]: Prometheus metrics and the HTTP middleware.
 //! - [`api`]: the axum router, handlers, the API's bodies (the answer's
 //!   [`api::WorkloadRecord`] is built from a stored record), OpenAPI description and error
