@@ -120,9 +120,7 @@ impl ServeArgs {
     }
 
     pub fn wasm_threads(&self) -> usize {
-        self.wasm_threads
-            .unwrap_or_else(cpu_count)
-            .max(1)
+        self.wasm_threads.unwrap_or_else(cpu_count).max(1)
     }
 }
 
@@ -191,8 +189,7 @@ pub struct IsolateArgs {
 
 impl IsolateArgs {
     pub fn hosts(&self) -> usize {
-        self.hosts
-            .unwrap_or_else(cpu_count)
+        self.hosts.unwrap_or_else(cpu_count)
     }
 }
 
