@@ -34,7 +34,7 @@ const MAX_LIST_LIMIT: u32 = 500;
     request_body = WorkloadRequest,
     params(
         ("Prefer" = Option<String>, Header, description = "`respond-async`: answer 202 at once with the queued workload and its `Location`; any agent runs it"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters: the same key within 24 h names the same workload, which runs once (a retry gets its result, or 202 while it runs)"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: the same key within 24 h names the same workload, which runs once (a retry gets its result, or 202 while it runs)"),
     ),
     responses(
         (status = 200, description = "The workload ran; `status` says how it ended", body = WorkloadRecord),
@@ -116,6 +116,7 @@ async fn queue(
     params(("id" = String, Path, description = "The workload's id"), GetParams),
     responses(
         (status = 200, description = "The recorded workload", body = WorkloadRecord),
+        (status = 400, description = "Unknown or invalid query parameter (`wait` out of 0–60)", body = ErrorBody),
         (status = 404, description = "No workload with that id", body = ErrorBody),
         (status = 503, description = "The history store is unavailable", body = ErrorBody),
     )
