@@ -85,6 +85,14 @@ pub struct ServeArgs {
     /// submissions get 429.
     #[arg(long, env = "VULCAN_MAX_QUEUED", default_value_t = 10_000)]
     pub max_queued: u64,
+    /// Addresses (`host:port`, comma-separated) that workloads' `callback_url`s may name;
+    /// none by default, so a submitter cannot make the agent call arbitrary addresses.
+    #[arg(long, env = "VULCAN_CALLBACK_ALLOW", value_delimiter = ',')]
+    pub callback_allow: Vec<String>,
+    /// The secret results POSTed to callbacks are signed with (HMAC-SHA256); needed with
+    /// `--callback-allow`, the same on every agent.
+    #[arg(long, env = "VULCAN_CALLBACK_SECRET", hide_env_values = true)]
+    pub callback_secret: Option<String>,
     /// Workloads kept in the history; older ones are deleted.
     #[arg(long, env = "VULCAN_HISTORY_MAX_RECORDS", default_value_t = 100_000)]
     pub history_max_records: u64,

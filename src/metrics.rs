@@ -29,6 +29,7 @@ pub const QUEUE_DEPTH: &str = "vulcan_queue_depth";
 pub const QUEUE_WAIT: &str = "vulcan_queue_wait_seconds";
 pub const LEASES_REAPED_TOTAL: &str = "vulcan_leases_reaped_total";
 pub const LATE_FINISHES_TOTAL: &str = "vulcan_late_finishes_dropped_total";
+pub const WEBHOOK_DELIVERIES_TOTAL: &str = "vulcan_webhook_deliveries_total";
 
 /// Seconds, from 50 µs to ~30 s.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -56,6 +57,8 @@ pub struct Metrics {
     pub leases_reaped: IntCounterVec,
     /// Finishes refused because the agent had lost the workload's lease.
     pub late_finishes: IntCounter,
+    /// Attempts to POST results to callbacks, by outcome (`delivered`, `failed`, `gave_up`).
+    pub webhook_deliveries: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -165,6 +168,11 @@ impl Metrics {
             LATE_FINISHES_TOTAL,
             "Results dropped because their agent had lost the workload's lease.",
         );
+        let webhook_deliveries = counter(
+            WEBHOOK_DELIVERIES_TOTAL,
+            "Attempts to POST results to callbacks, by outcome: delivered, failed, gave_up.",
+            &["outcome"],
+        );
         Metrics {
             registry,
             workloads,
@@ -182,6 +190,7 @@ impl Metrics {
             queue_wait,
             leases_reaped,
             late_finishes,
+            webhook_deliveries,
         }
     }
 

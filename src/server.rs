@@ -18,7 +18,7 @@ use crate::config::ServeArgs;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
 use crate::store;
-use crate::workloads::{QueueSettings, Workloads};
+use crate::workloads::{QueueSettings, WebhookSettings, Workloads};
 
 /// Opens the history and starts every tier.
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
@@ -53,6 +53,8 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
             history,
             metrics: Arc::new(metrics),
             limits: Arc::new(args.limits.clone()),
+            webhooks: WebhookSettings::new(&args.callback_allow, args.callback_secret.as_deref())
+                .map_err(anyhow::Error::msg)?,
             queue: QueueSettings {
                 owner: uuid::Uuid::now_v7().to_string().into(),
                 lease: Duration::from_millis(args.lease_ms),
@@ -119,6 +121,7 @@ pub async fn serve(
             .serve_queue(state.admission.clone(), state.draining.subscribe()),
     );
     let upkeep = tokio::spawn(state.workloads.clone().upkeep());
+    let deliverer = tokio::spawn(state.workloads.clone().deliver_webhooks());
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
@@ -130,6 +133,7 @@ pub async fn serve(
     state.admission.drained().await;
     // Leases were renewed until the last claimed workload was finished.
     upkeep.abort();
+    deliverer.abort();
     for backend in state.workloads.backends.iter() {
         backend.shutdown().await;
     }

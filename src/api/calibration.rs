@@ -62,6 +62,7 @@ async fn measure(state: &AppState, code: &str) -> Result<(u64, f64), Error> {
         memory_mb: None,
         fuel: None,
         tag: None,
+        callback_url: None,
     };
     let accepted = state.workloads.accept(request, &state.policy.policy())?;
     let record = state.workloads.run(accepted).await;

@@ -244,6 +244,7 @@ async fn from_history(state: &AppState, slice: HistorySlice) -> Result<Vec<Named
                 memory_mb: Some(record.limits.memory_mb),
                 fuel: record.limits.fuel,
                 tag: record.tag,
+                callback_url: None,
             },
         });
     }

@@ -14,7 +14,7 @@ use super::error::AppError;
 use crate::backend::{BackendKind, Language, Limits, LogLine, Metadata, Status, WorkloadError};
 use crate::error::Error;
 use crate::router::Isolation;
-use crate::store::Record;
+use crate::store::{Delivery, Record};
 
 /// One workload as run and recorded.
 #[derive(Serialize, ToSchema)]
@@ -44,6 +44,9 @@ pub struct WorkloadRecord {
     pub code: String,
     #[schema(value_type = Value)]
     pub input: Box<RawValue>,
+    /// The delivery of the result to the workload's `callback_url`, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback: Option<Delivery>,
     /// False in an answer whose record the history could not take: it is closed, or its
     /// writes are failing (a full disk) and this record's failed too. While writes succeed,
     /// records are written just after their answers; a failure then is logged and counted
@@ -71,6 +74,8 @@ impl WorkloadRecord {
             metadata,
             code,
             input,
+            callback_url: _,
+            callback,
         } = record;
         WorkloadRecord {
             id,
@@ -90,6 +95,7 @@ impl WorkloadRecord {
             metadata,
             code,
             input,
+            callback,
             recorded,
         }
     }
@@ -106,7 +112,13 @@ impl WorkloadRecord {
             .iter()
             .map(|line| line.message.len() + LOG_LINE_JSON_BYTES)
             .sum();
+        let callback = self.callback.as_ref().map_or(0, |callback| {
+            CALLBACK_JSON_BYTES
+                + callback.url.len()
+                + callback.last_error.as_ref().map_or(0, String::len)
+        });
         FIXED_JSON_BYTES
+            + callback
             + self.code.len()
             + self.input.get().len()
             + raw(&self.output)
@@ -120,6 +132,8 @@ impl WorkloadRecord {
 /// Bytes of a record's JSON besides its variable parts: its field names, limits and metadata
 /// (~660 for a trivial wasm workload, at most ~900 with the isolate tier's metadata).
 const FIXED_JSON_BYTES: usize = 1024;
+/// A callback's delivery besides its URL and error: field names and numbers.
+const CALLBACK_JSON_BYTES: usize = 160;
 /// Per log line: its level and the object around it.
 const LOG_LINE_JSON_BYTES: usize = 32;
 

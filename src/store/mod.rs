@@ -10,6 +10,7 @@ mod location;
 pub mod postgres;
 mod record;
 pub mod sqlite;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,6 +21,7 @@ use tokio::sync::broadcast;
 
 pub use location::StoreLocation;
 pub use record::{Record, WorkloadSummary};
+pub use webhook::{Attempt, Delivery, Webhook};
 
 use crate::backend::{BackendKind, Status, WorkloadError};
 use crate::error::{Error, Result};
@@ -67,6 +69,8 @@ pub struct Submission {
 pub enum Event {
     /// A workload was queued (or returned to the queue).
     Queued,
+    /// A result was put in the webhooks' outbox.
+    Webhook,
     /// The workload with this id ended.
     Finished(String),
 }
@@ -117,6 +121,13 @@ pub trait Store: Send + Sync {
 
     /// Workloads waiting for an agent.
     async fn queue_depth(&self) -> Result<u64>;
+
+    /// Up to `limit` results due to be POSTed to their callbacks, each claimed for `lease`
+    /// (no other agent takes it meanwhile).
+    async fn due_webhooks(&self, limit: u32, lease: Duration) -> Result<Vec<Webhook>>;
+
+    /// Records how an attempt to deliver `workload_id`'s result went.
+    async fn webhook_attempted(&self, workload_id: &str, attempt: Attempt) -> Result<()>;
 
     /// Whether other agents may share this store. Then every workload's row is written
     /// before it runs (claimed by its agent when run at once), so that a lost agent's work is

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
+use super::webhook::Delivery;
 use crate::backend::{BackendKind, Language, Limits, LogLine, Metadata, Status, WorkloadError};
 use crate::router::Isolation;
 
@@ -35,6 +36,12 @@ pub struct Record {
     pub metadata: Option<Metadata>,
     pub code: String,
     pub input: Box<RawValue>,
+    /// Where the result is POSTed once the workload has ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// That delivery, as read from the outbox (never stored in the record itself).
+    #[serde(default, skip_serializing)]
+    pub callback: Option<Delivery>,
 }
 
 /// A history entry without the bulky fields.

@@ -38,6 +38,9 @@ pub struct WorkloadRequest {
     /// spaces, `.`, `_` or `-`.
     #[schema(pattern = r"^[A-Za-z0-9._ -]{1,64}$")]
     pub tag: Option<String>,
+    /// Where to POST the result once the workload has ended (at least once, signed with
+    /// `X-Vulcan-Signature`); only to an address on the agent's `--callback-allow` list.
+    pub callback_url: Option<String>,
 }
 
 /// A workload past validation and routing, with its limits set for the chosen tier, and its
@@ -50,6 +53,7 @@ pub struct Accepted {
     pub(super) isolation: Isolation,
     pub(super) tag: Option<String>,
     pub route: Route,
+    pub(super) callback_url: Option<String>,
 }
 
 impl Accepted {
@@ -73,6 +77,8 @@ impl Accepted {
             metadata: None,
             code: self.workload.code.clone(),
             input: self.workload.input.clone(),
+            callback_url: self.callback_url.clone(),
+            callback: None,
         }
     }
 
@@ -93,6 +99,7 @@ impl Accepted {
                 backend: record.backend,
                 reason: record.route_reason,
             },
+            callback_url: record.callback_url,
         }
     }
 }
@@ -106,6 +113,10 @@ impl Workloads {
     ) -> Result<Accepted, Error> {
         let limits = &self.limits;
         check_size("code", request.code.len() as u64, limits.max_code_bytes)?;
+        let callback_url = request
+            .callback_url
+            .map(|url| self.webhooks.check(&url).map(|()| url))
+            .transpose()?;
         let input = request.input.unwrap_or_else(json_null);
         check_size("input", input.get().len() as u64, limits.max_input_bytes)?;
         let route_request = RouteRequest {
@@ -130,6 +141,7 @@ impl Workloads {
             isolation: request.isolation,
             tag: request.tag,
             route,
+            callback_url,
         })
     }
 

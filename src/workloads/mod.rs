@@ -4,11 +4,13 @@
 
 mod accept;
 mod queue;
+mod webhooks;
 
 use std::sync::Arc;
 
 pub use accept::{Accepted, WorkloadRequest};
 pub use queue::QueueSettings;
+pub use webhooks::{SIGNATURE_HEADER, WebhookSettings};
 
 use crate::backend::{Backend, BackendKind, Capabilities, Outcome, Status, WorkloadError};
 use crate::config::LimitArgs;
@@ -26,6 +28,7 @@ pub struct Workloads {
     pub metrics: Arc<Metrics>,
     pub limits: Arc<LimitArgs>,
     pub queue: QueueSettings,
+    pub webhooks: WebhookSettings,
 }
 
 impl Workloads {

@@ -197,7 +197,7 @@ async fn queued(events: &mut broadcast::Receiver<Event>) {
     loop {
         match events.recv().await {
             Ok(Event::Queued) | Err(broadcast::error::RecvError::Lagged(_)) => return,
-            Ok(Event::Finished(_)) => {}
+            Ok(Event::Finished(_) | Event::Webhook) => {}
             Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
         }
     }

@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
 use crate::store::sqlite::SqliteStore;
-use crate::workloads::{QueueSettings, Workloads};
+use crate::workloads::{QueueSettings, WebhookSettings, Workloads};
 
 mod policy;
 mod record_json;
@@ -93,6 +93,7 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
             history: Arc::new(SqliteStore::open(&dir.join("vulcan.db"), 100, errors).unwrap()),
             metrics: Arc::new(metrics),
             limits: Arc::new(limits),
+            webhooks: WebhookSettings::new(&[], None).unwrap(),
             queue: QueueSettings {
                 owner: "test-agent".into(),
                 lease: std::time::Duration::from_secs(10),

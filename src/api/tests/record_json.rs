@@ -8,7 +8,7 @@ use crate::backend::{
     WorkloadError,
 };
 use crate::router::Isolation;
-use crate::store::Record;
+use crate::store::{Delivery, Record};
 
 #[test]
 fn the_json_size_hint_covers_a_record_with_every_field_at_its_longest() {
@@ -59,6 +59,14 @@ fn the_json_size_hint_covers_a_record_with_every_field_at_its_longest() {
         })),
         code: "\n  export default () => 1;\n".into(),
         input: RawValue::from_string("null".into()).unwrap(),
+        callback_url: Some("http://hooks.internal:8080/vulcan/done".into()),
+        callback: Some(Delivery {
+            url: "http://hooks.internal:8080/vulcan/done".into(),
+            attempts: u32::MAX,
+            delivered_at_ms: Some(u64::MAX),
+            last_error: Some("error sending request: connection refused".into()),
+            gave_up: true,
+        }),
     };
     let answer = WorkloadRecord::new(fat, false);
     let json = serde_json::to_vec(&answer).unwrap();

@@ -1,7 +1,7 @@
 //! The store's events from every agent: one connection of its own that `LISTEN`s to the
-//! channels agents `NOTIFY` (`vulcan_queued`, `vulcan_finished` with the workload's id), and
-//! reconnects after losing the database. On each (re)connection it reports `Queued`, since
-//! notifications sent while it was away are lost and a queued workload may be waiting.
+//! channels agents `NOTIFY` (`vulcan_queued`, `vulcan_finished` with the workload's id,
+//! `vulcan_webhook`), and reconnects after losing the database. On each (re)connection it
+//! reports `Queued` and `Webhook`, since notifications sent while it was away are lost.
 
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use crate::store::Event;
 
 pub(super) const QUEUED: &str = "vulcan_queued";
 pub(super) const FINISHED: &str = "vulcan_finished";
+pub(super) const WEBHOOK: &str = "vulcan_webhook";
 /// Between attempts to reconnect.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
@@ -22,7 +23,7 @@ pub(super) async fn listen(config: Config, events: broadcast::Sender<Event>) {
         match config.connect(NoTls).await {
             Ok((client, mut connection)) => {
                 let mut messages = stream::poll_fn(move |cx| connection.poll_message(cx));
-                let statement = format!("LISTEN {QUEUED}; LISTEN {FINISHED}");
+                let statement = format!("LISTEN {QUEUED}; LISTEN {FINISHED}; LISTEN {WEBHOOK}");
                 let listening = client.batch_execute(&statement);
                 // The connection must be driven for the LISTEN to complete.
                 let mut listening = std::pin::pin!(listening);
@@ -36,10 +37,12 @@ pub(super) async fn listen(config: Config, events: broadcast::Sender<Event>) {
                 };
                 if ready {
                     let _ = events.send(Event::Queued);
+                    let _ = events.send(Event::Webhook);
                     while let Some(Ok(message)) = messages.next().await {
                         if let AsyncMessage::Notification(note) = message {
                             let _ = events.send(match note.channel() {
                                 FINISHED => Event::Finished(note.payload().to_owned()),
+                                WEBHOOK => Event::Webhook,
                                 _ => Event::Queued,
                             });
                         }

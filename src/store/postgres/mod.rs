@@ -10,6 +10,7 @@
 mod listener;
 mod queue;
 mod schema;
+mod webhooks;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -23,7 +24,8 @@ use tokio_postgres::NoTls;
 
 use super::codec::{decode_record, decode_summary, encode};
 use super::{
-    Claim, Event, ListQuery, Reaped, Record, Store, Submission, Submitted, WorkloadSummary,
+    Attempt, Claim, Event, ListQuery, Reaped, Record, Store, Submission, Submitted, Webhook,
+    WorkloadSummary,
 };
 use crate::backend::{BackendKind, Status};
 use crate::error::{Error, Result};
@@ -91,15 +93,16 @@ impl PostgresStore {
     }
 
     async fn write(&self, record: &Record) -> Result<()> {
-        let client = self.pool.get().await?;
-        let insert = client
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let insert = transaction
             .prepare_cached(
                 "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record)
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .await?;
         let (summary, json) = encode(record);
-        client
+        transaction
             .execute(
                 &insert,
                 &[
@@ -112,6 +115,8 @@ impl PostgresStore {
                 ],
             )
             .await?;
+        webhooks::insert(&transaction, record, &json).await?;
+        transaction.commit().await?;
         self.wrote(&client).await
     }
 
@@ -173,6 +178,14 @@ impl Store for PostgresStore {
         queue::reap(self).await
     }
 
+    async fn due_webhooks(&self, limit: u32, lease: Duration) -> Result<Vec<Webhook>> {
+        webhooks::due(self, limit, lease).await
+    }
+
+    async fn webhook_attempted(&self, workload_id: &str, attempt: Attempt) -> Result<()> {
+        webhooks::attempted(self, workload_id, &attempt).await
+    }
+
     async fn queue_depth(&self) -> Result<u64> {
         let client = self.pool.get().await?;
         let row = client
@@ -197,9 +210,14 @@ impl Store for PostgresStore {
         let select = client
             .prepare_cached("SELECT status, record FROM workloads WHERE id = $1")
             .await?;
-        let row = client.query_opt(&select, &[&id]).await?;
-        row.map(|row| decode_record(row.get(0), row.get(1)))
-            .transpose()
+        let Some(row) = client.query_opt(&select, &[&id]).await? else {
+            return Ok(None);
+        };
+        let mut record = decode_record(row.get(0), row.get(1))?;
+        if record.callback_url.is_some() {
+            record.callback = webhooks::delivery(&client, &record.id).await?;
+        }
+        Ok(Some(record))
     }
 
     async fn list(&self, query: ListQuery) -> Result<Vec<WorkloadSummary>> {

@@ -10,7 +10,8 @@
 
 use std::time::Duration;
 
-use super::listener::{FINISHED, QUEUED};
+use super::listener::{FINISHED, QUEUED, WEBHOOK};
+use super::webhooks;
 use super::{NOW_MS, PostgresStore};
 use crate::backend::{BackendKind, Status};
 use crate::error::Result;
@@ -143,8 +144,14 @@ pub(super) async fn finish(store: &PostgresStore, record: &Record, claim: &Claim
                      UPDATE workloads SET status = $2, summary = $3, record = $4,
                          lease_owner = NULL, lease_expires_at_ms = NULL
                      WHERE id = $1 AND status = 'running' AND attempt = $5 AND lease_owner = $6
-                     RETURNING id)
-                 SELECT pg_notify('{FINISHED}', id) FROM done"
+                     RETURNING id),
+                 hook AS (
+                     INSERT INTO webhooks (workload_id, url, body, next_attempt_at_ms)
+                     SELECT id, $7, $4, {NOW_MS} FROM done WHERE $7::TEXT IS NOT NULL
+                     ON CONFLICT (workload_id) DO NOTHING
+                     RETURNING workload_id)
+                 SELECT pg_notify('{FINISHED}', id), (SELECT pg_notify('{WEBHOOK}', '') FROM hook)
+                 FROM done"
             ),
             &[
                 &record.id,
@@ -153,6 +160,7 @@ pub(super) async fn finish(store: &PostgresStore, record: &Record, claim: &Claim
                 &json,
                 &(claim.attempt as i32),
                 &claim.owner,
+                &record.callback_url,
             ],
         )
         .await?;
@@ -220,6 +228,7 @@ pub(super) async fn reap(store: &PostgresStore) -> Result<Reaped> {
                 &[&record.id, &record.status.as_str(), &summary, &json],
             )
             .await?;
+        webhooks::insert(&transaction, &record, &json).await?;
         transaction
             .execute("SELECT pg_notify($1, $2)", &[&FINISHED, &record.id])
             .await?;

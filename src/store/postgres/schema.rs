@@ -32,6 +32,19 @@ const MIGRATIONS: &[&str] = &[
         ADD COLUMN idempotency_key TEXT UNIQUE;
     CREATE INDEX workloads_queue ON workloads (backend, id) WHERE status = 'queued';
     CREATE INDEX workloads_leases ON workloads (lease_expires_at_ms) WHERE status = 'running';",
+    // 3: the webhooks' outbox, a row written with the result it delivers.
+    "CREATE TABLE webhooks (
+        workload_id TEXT PRIMARY KEY REFERENCES workloads (id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at_ms BIGINT NOT NULL,
+        delivered_at_ms BIGINT,
+        last_error TEXT,
+        gave_up BOOLEAN NOT NULL DEFAULT FALSE
+    );
+    CREATE INDEX webhooks_due ON webhooks (next_attempt_at_ms)
+        WHERE delivered_at_ms IS NULL AND NOT gave_up;",
 ];
 
 /// Applies the migrations the database lacks, in one transaction.

@@ -13,6 +13,7 @@
 
 mod queue;
 mod schema;
+mod webhooks;
 mod writer;
 
 use std::path::Path;
@@ -28,7 +29,8 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::codec::{decode_record, decode_summary};
 use super::{
-    Claim, Event, ListQuery, Reaped, Record, Store, Submission, Submitted, WorkloadSummary,
+    Attempt, Claim, Event, ListQuery, Reaped, Record, Store, Submission, Submitted, Webhook,
+    WorkloadSummary,
 };
 use crate::backend::{BackendKind, Status};
 use crate::error::{Error, Result};
@@ -79,6 +81,7 @@ impl SqliteStore {
         let queue_conn = Connection::open(path)?;
         queue_conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let (queue, jobs) = mpsc::channel(MAX_BATCH);
+        let events = broadcast::channel(EVENTS).0;
         let (done, done_rx) = watch::channel(0);
         let failing = Arc::new(AtomicBool::new(false));
         let writer = Writer {
@@ -87,6 +90,7 @@ impl SqliteStore {
             done,
             failing: Arc::clone(&failing),
             errors: errors.clone(),
+            events: events.clone(),
         };
         let writer = std::thread::Builder::new()
             .name("vulcan-history".into())
@@ -100,7 +104,7 @@ impl SqliteStore {
             errors,
             reader: Arc::new(Mutex::new(reader)),
             queue: Arc::new(Mutex::new(queue_conn)),
-            events: broadcast::channel(EVENTS).0,
+            events,
         })
     }
 
@@ -190,12 +194,15 @@ impl Store for SqliteStore {
 
     async fn finish(&self, record: &Record, claim: &Claim) -> Result<bool> {
         let (record, claim) = (record.clone(), claim.clone());
-        let id = record.id.clone();
+        let (id, callback) = (record.id.clone(), record.callback_url.is_some());
         let finished = self
             .queue_op(move |conn| queue::finish(conn, &record, &claim))
             .await?;
         if finished {
             let _ = self.events.send(Event::Finished(id));
+            if callback {
+                let _ = self.events.send(Event::Webhook);
+            }
         }
         Ok(finished)
     }
@@ -214,7 +221,22 @@ impl Store for SqliteStore {
         for id in ended {
             let _ = self.events.send(Event::Finished(id));
         }
+        if reaped.ended > 0 {
+            let _ = self.events.send(Event::Webhook);
+        }
         Ok(reaped)
+    }
+
+    async fn due_webhooks(&self, limit: u32, lease: Duration) -> Result<Vec<Webhook>> {
+        self.settled().await;
+        self.queue_op(move |conn| webhooks::due(conn, limit, lease))
+            .await
+    }
+
+    async fn webhook_attempted(&self, workload_id: &str, attempt: Attempt) -> Result<()> {
+        let id = workload_id.to_owned();
+        self.queue_op(move |conn| webhooks::attempted(conn, &id, &attempt))
+            .await
     }
 
     async fn queue_depth(&self) -> Result<u64> {
@@ -239,8 +261,14 @@ impl Store for SqliteStore {
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()?;
-            row.map(|(status, json)| decode_record(&status, &json))
-                .transpose()
+            let Some((status, json)) = row else {
+                return Ok(None);
+            };
+            let mut record = decode_record(&status, &json)?;
+            if record.callback_url.is_some() {
+                record.callback = webhooks::delivery(conn, &record.id)?;
+            }
+            Ok(Some(record))
         })
         .await
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::webhooks;
 use crate::backend::{BackendKind, Status};
 use crate::error::Result;
 use crate::store::codec::{decode_record, encode};
@@ -105,7 +106,8 @@ pub(super) fn claim(
 
 pub(super) fn finish(conn: &mut Connection, record: &Record, claim: &Claim) -> Result<bool> {
     let (summary, json) = encode(record);
-    let updated = conn.execute(
+    let transaction = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let updated = transaction.execute(
         "UPDATE workloads SET status = ?2, summary = ?3, record = ?4, lease_owner = NULL,
              lease_expires_at_ms = NULL
          WHERE id = ?1 AND status = 'running' AND attempt = ?5 AND lease_owner = ?6",
@@ -118,6 +120,10 @@ pub(super) fn finish(conn: &mut Connection, record: &Record, claim: &Claim) -> R
             claim.owner
         ],
     )?;
+    if updated == 1 {
+        webhooks::insert(&transaction, record, &json)?;
+    }
+    transaction.commit()?;
     Ok(updated == 1)
 }
 
@@ -156,6 +162,7 @@ pub(super) fn reap(conn: &mut Connection) -> Result<(Reaped, Vec<String>)> {
              WHERE id = ?1",
             params![record.id, record.status.as_str(), summary, json],
         )?;
+        webhooks::insert(&transaction, &record, &json)?;
         ended.push(record.id);
     }
     transaction.commit()?;

@@ -29,6 +29,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX workloads_idempotency ON workloads (idempotency_key);
     CREATE INDEX workloads_queue ON workloads (backend, id) WHERE status = 'queued';
     CREATE INDEX workloads_leases ON workloads (lease_expires_at_ms) WHERE status = 'running';",
+    // 3: the webhooks' outbox, a row written with the result it delivers (deleted with its
+    // workload when the history is pruned).
+    "CREATE TABLE webhooks (
+        workload_id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        body TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at_ms INTEGER NOT NULL,
+        delivered_at_ms INTEGER,
+        last_error TEXT,
+        gave_up INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX webhooks_due ON webhooks (next_attempt_at_ms)
+        WHERE delivered_at_ms IS NULL AND NOT gave_up;",
 ];
 
 /// Applies the migrations `conn`'s database lacks, each in its own transaction.

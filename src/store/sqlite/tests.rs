@@ -31,6 +31,8 @@ fn record(id: &str, status: Status) -> Record {
         metadata: None,
         code: "\n  export default () => 1;\n".into(),
         input: RawValue::from_string("null".into()).unwrap(),
+        callback_url: None,
+        callback: None,
     }
 }
 
@@ -171,8 +173,8 @@ async fn closing_writes_what_was_queued_and_refuses_the_rest() {
 #[test]
 fn pruning_keeps_the_newest_records() {
     let dir = tempfile::tempdir().unwrap();
-    let conn = Connection::open(dir.path().join("t.db")).unwrap();
-    conn.execute_batch("CREATE TABLE workloads (id TEXT PRIMARY KEY, created_at_ms INTEGER, status TEXT, backend TEXT, summary TEXT, record TEXT)").unwrap();
+    let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+    schema::migrate(&mut conn).unwrap();
     for id in ["1", "2", "3", "4"] {
         write(&conn, &record(id, Status::Succeeded)).unwrap();
     }

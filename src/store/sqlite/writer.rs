@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use prometheus::IntCounter;
 use rusqlite::{Connection, params};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::error::{Error, Result};
-use crate::store::Record;
 use crate::store::record::summarise;
+use crate::store::{Event, Record};
 
 /// Records in one transaction at most.
 pub(super) const MAX_BATCH: usize = 256;
@@ -37,6 +37,8 @@ pub(super) struct Writer {
     /// Set while the last write failed.
     pub failing: Arc<AtomicBool>,
     pub errors: IntCounter,
+    /// Told when results with a callback were written.
+    pub events: broadcast::Sender<Event>,
 }
 
 impl Writer {
@@ -55,6 +57,7 @@ impl Writer {
                 }
             }
             let written = self.write_batch(&batch);
+            let batch_has_callbacks = batch.iter().any(|job| job.record.callback_url.is_some());
             self.failing.store(!written, Ordering::SeqCst);
             let count = batch.len() as u64;
             for job in batch.drain(..) {
@@ -63,6 +66,9 @@ impl Writer {
                 }
             }
             self.done.send_modify(|done| *done += count);
+            if written && batch_has_callbacks {
+                let _ = self.events.send(Event::Webhook);
+            }
             last_commit = Instant::now();
             since_prune += count;
             if since_prune >= PRUNE_EVERY {
@@ -126,13 +132,19 @@ pub(super) fn write(conn: &Connection, record: &Record) -> Result<()> {
         summary,
         json
     ])?;
+    super::webhooks::insert(conn, record, &json)?;
     Ok(())
 }
 
 pub(super) fn prune(conn: &Connection, max_records: u64) -> Result<usize> {
-    Ok(conn.execute(
+    let deleted = conn.execute(
         "DELETE FROM workloads WHERE status NOT IN ('queued', 'running')
          AND id <= (SELECT id FROM workloads ORDER BY id DESC LIMIT 1 OFFSET ?1)",
         [max_records],
-    )?)
+    )?;
+    conn.execute(
+        "DELETE FROM webhooks WHERE workload_id NOT IN (SELECT id FROM workloads)",
+        [],
+    )?;
+    Ok(deleted)
 }
