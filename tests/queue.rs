@@ -238,3 +238,27 @@ async fn workloads_queued_on_one_agent_are_run_by_the_agents_sharing_postgres() 
         "the other agent claimed nothing ({on_one} on the first)"
     );
 }
+
+#[tokio::test]
+async fn a_full_agent_on_postgres_queues_synchronous_work_for_the_others_instead_of_429() {
+    let url = cluster().database().await;
+    let (full_dir, free_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let full = agent(full_dir.path(), &url, &["--max-in-flight", "1"]);
+    let _free = agent(free_dir.path(), &url, &[]);
+    let requests = (0..4).map(|n| {
+        let full = &full;
+        async move {
+            let (status, _, answer) = post(full, &slow(200, &format!("spill-{n}")), &[]).await;
+            (status, answer)
+        }
+    });
+    for (status, answer) in futures_util::future::join_all(requests).await {
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("succeeded")),
+            "{answer}"
+        );
+    }
+    let rejected = common::metric(&full.url(""), "vulcan_workloads_rejected_total").await;
+    assert_eq!(rejected, 0.0);
+}

@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::detached::Detached;
-use crate::admission::Admission;
+use crate::admission::{Admission, Ticket};
 use crate::error::Error;
 use crate::experiment::calibration::Calibration;
 use crate::policy::PolicySlot;
@@ -44,6 +44,17 @@ impl AppState {
             self.workloads.metrics.rejected.inc();
             return Err(Error::Overloaded);
         };
+        self.holding(ticket, what, work).await
+    }
+
+    /// Runs `work` holding an admission place already taken; a client that hangs up cannot
+    /// cut it short, and a panic in it is an `Engine` error.
+    pub async fn holding<T: Send + 'static>(
+        &self,
+        ticket: Ticket,
+        what: &str,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, Error> {
         let work = AssertUnwindSafe(async move {
             let _ticket = ticket;
             work.await

@@ -16,7 +16,7 @@ use super::state::AppState;
 use super::submission::{idempotency_key, prefers_async, where_it_is};
 use crate::backend::{BackendKind, Status};
 use crate::error::Error;
-use crate::store::{ListQuery, Submitted, WorkloadSummary};
+use crate::store::{ListQuery, Record, Submitted, WorkloadSummary};
 use crate::workloads::{Accepted, WorkloadRequest};
 
 /// How long a synchronous request waits for a workload of its idempotency key that another
@@ -56,12 +56,29 @@ pub async fn workloads_create(
     let policy = state.policy.policy();
     let accepted = state.workloads.accept(request, &policy)?;
     if prefers_async(&headers) {
-        return Ok(queue(&state, accepted, key).await?);
+        return Ok(where_it_is(queue(&state, accepted, key).await?, true));
     }
+    let ticket = match state.admission.try_admit() {
+        Some(ticket) => ticket,
+        // This agent is full, others may not be: the queue, and the answer once it has run.
+        None if state.workloads.history.shared() => {
+            let queued = queue(&state, accepted, key).await?;
+            let ended = match queued.status.is_final() {
+                true => Some(queued),
+                false => state.workloads.wait_finished(&queued.id, SYNC_WAIT).await?,
+            };
+            let ended = ended.ok_or_else(|| Error::NotFound("a queued workload".into()))?;
+            return Ok(where_it_is(ended, true));
+        }
+        None => {
+            state.workloads.metrics.rejected.inc();
+            return Err(Error::Overloaded.into());
+        }
+    };
     // Admitted: a client that hangs up cannot stop the record being written.
     let workloads = state.workloads.clone();
     let answer = state
-        .admitted("workload", async move {
+        .holding(ticket, "workload", async move {
             if key.is_none() && !workloads.history.shared() {
                 // Nobody can ask for it before it ends: recorded when it has.
                 let record = workloads.run(accepted).await;
@@ -90,23 +107,19 @@ pub async fn workloads_create(
     Ok(answer)
 }
 
-/// Queues a workload for any agent and answers at once (the queue's cap permitting).
-async fn queue(
-    state: &AppState,
-    accepted: Accepted,
-    key: Option<String>,
-) -> Result<Response, Error> {
+/// Queues a workload for any agent (the queue's cap permitting): its record, or that of the
+/// workload its idempotency key already names.
+async fn queue(state: &AppState, accepted: Accepted, key: Option<String>) -> Result<Record, Error> {
     let workloads = &state.workloads;
     let depth = workloads.history.queue_depth().await?;
     if depth >= workloads.queue.max_queued {
         workloads.metrics.rejected.inc();
         return Err(Error::QueueFull(depth));
     }
-    let record = match workloads.submit(&accepted, key, false).await? {
+    Ok(match workloads.submit(&accepted, key, false).await? {
         Submitted::New(_) => accepted.pending(Status::Queued),
         Submitted::Existing(record) => *record,
-    };
-    Ok(where_it_is(record, true))
+    })
 }
 
 #[utoipa::path(
