@@ -58,6 +58,13 @@ pub async fn limits_experiment(
         return Err(Error::InvalidRequest(message).into());
     }
     let mut request = experiment.workload;
+    // Replaced below, but a workload that could not be submitted is refused here too.
+    for (name, value) in [("timeout_ms", request.timeout_ms), ("fuel", request.fuel)] {
+        if value == Some(0) {
+            let message = format!("workload.{name} must be at least 1, got 0");
+            return Err(Error::InvalidRequest(message).into());
+        }
+    }
     request.isolation = Isolation::Wasm;
     request.fuel = Some(experiment.fuel);
     request.timeout_ms = Some(experiment.timeout_ms);

@@ -302,3 +302,20 @@ async fn a_draining_agent_is_503_on_healthz_and_still_runs_workloads() {
     let (status, body) = call(&state, "POST", "/v1/workloads", Some(workload)).await;
     assert_eq!((status, &body["output"]), (StatusCode::OK, &json!(5)));
 }
+
+#[tokio::test]
+async fn a_limits_experiment_refuses_a_workload_that_could_not_be_submitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    for field in ["timeout_ms", "fuel"] {
+        let mut workload = json!({"code": "export default () => 1"});
+        workload[field] = json!(0);
+        let experiment = json!({"workload": workload, "fuel": 10, "timeout_ms": 50, "runs": 1});
+        let (status, body) = call(&state, "POST", "/v1/experiments/limits", Some(experiment)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{body}"
+        );
+    }
+}
