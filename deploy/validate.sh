@@ -2,7 +2,8 @@
 # Checks the deployment files as shipped: HAProxy's configuration (`haproxy -c`), the systemd
 # unit (`systemd-analyze verify`, silent or failed, with the unit's binary path pointed at the built agent) and
 # the Kubernetes manifests against the API schemas (`kubernetes-validate --strict`, from
-# PyPI, pinned with hashes in deploy/requirements.txt). No cluster is needed.
+# PyPI, pinned with hashes in deploy/requirements.txt) and KEDA's ScaledObject against KEDA's
+# schemas (`@kubernetes-models/keda`, from npm). No cluster is needed.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -35,5 +36,13 @@ if [[ -n $complaints ]]; then
 fi
 echo "deploy: systemd/vulcan.service is valid"
 
-"$venv/bin/kubernetes-validate" --strict --quiet kubernetes/*.yaml
-echo "deploy: kubernetes/*.yaml are valid"
+"$venv/bin/kubernetes-validate" --strict --quiet kubernetes/deployment.yaml kubernetes/service.yaml \
+  kubernetes/poddisruptionbudget.yaml
+echo "deploy: kubernetes/ (core API) is valid"
+
+# KEDA's kinds, against KEDA's schemas (npm, pinned by deploy/package-lock.json).
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "deploy: installing the KEDA schemas (npm ci in deploy/)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+node validate-keda.mjs kubernetes/scaledobject.yaml
