@@ -202,13 +202,15 @@ async fn an_agent_stopped_under_load_behind_haproxy_fails_no_request_and_loses_n
     }
 }
 
-/// Two agent processes on one PostgreSQL database with a short lease.
+/// Two agent processes on one PostgreSQL database with a short lease (2 s).
 fn two_agents(url: &str, dirs: &[tempfile::TempDir], extra: &[&str]) -> (Agent, Agent) {
     let mut flags = vec![
         "--store",
         url,
+        // Renewed every ~670 ms: long enough that a busy test machine does not lose a
+        // live agent's lease, short enough that a lost one is noticed in ~2 s.
         "--lease-ms",
-        "1000",
+        "2000",
         "--isolate-host-dir",
         "/nonexistent/isolate-host",
     ];
