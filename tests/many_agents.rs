@@ -87,6 +87,26 @@ async fn served(agent: &Agent) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Three agents with `extra` flags on a fresh database, behind HAProxy once it passes requests.
+async fn behind_haproxy(extra: &[&str]) -> (Vec<tempfile::TempDir>, Vec<Agent>, Balancer) {
+    let url = cluster().database().await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut flags = vec![
+        "--store",
+        &url,
+        "--isolate-host-dir",
+        "/nonexistent/isolate-host",
+    ];
+    flags.extend_from_slice(extra);
+    let agents: Vec<Agent> = dirs
+        .iter()
+        .map(|dir| Agent::start(dir.path(), &flags))
+        .collect();
+    let balancer = Balancer::start(&agents.iter().collect::<Vec<_>>());
+    balancer.wait_ready().await;
+    (dirs, agents, balancer)
+}
+
 fn free_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address").to_string()
@@ -124,22 +144,7 @@ async fn client(url: String, stop: Arc<AtomicBool>, number: usize) -> Vec<(u16, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_stopped_under_load_behind_haproxy_fails_no_request_and_loses_nothing() {
-    let url = cluster().database().await;
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let flags = [
-        "--store",
-        &url,
-        "--drain-ms",
-        "1500",
-        "--isolate-host-dir",
-        "/nonexistent/isolate-host",
-    ];
-    let mut agents: Vec<Agent> = dirs
-        .iter()
-        .map(|dir| Agent::start(dir.path(), &flags))
-        .collect();
-    let balancer = Balancer::start(&agents.iter().collect::<Vec<_>>());
-    balancer.wait_ready().await;
+    let (_dirs, mut agents, balancer) = behind_haproxy(&["--drain-ms", "1500"]).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
@@ -393,22 +398,7 @@ async fn run_keyed(http: &reqwest::Client, url: &str, n: u64) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_under_keyed_load_loses_nothing_and_runs_nothing_twice_to_record() {
-    let url = cluster().database().await;
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
-    let flags = [
-        "--store",
-        &url,
-        "--lease-ms",
-        "1000",
-        "--isolate-host-dir",
-        "/nonexistent/isolate-host",
-    ];
-    let mut agents: Vec<Agent> = dirs
-        .iter()
-        .map(|dir| Agent::start(dir.path(), &flags))
-        .collect();
-    let balancer = Balancer::start(&agents.iter().collect::<Vec<_>>());
-    balancer.wait_ready().await;
+    let (_dirs, mut agents, balancer) = behind_haproxy(&["--lease-ms", "1000"]).await;
 
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let clients: Vec<_> = (0..CLIENTS as u64)

@@ -53,8 +53,8 @@ pub enum Submitted {
     Existing(Box<Record>),
 }
 
-/// A submission: the workload's record as accepted (status `queued`, or `running` when the
-/// submitting agent runs it at once), its idempotency key, and its attempts' bound.
+/// A submission: the workload's record as accepted (status `queued`, or `running` with an
+/// `owner`, who runs it at once), its idempotency key, and its attempts' bound.
 pub struct Submission {
     pub record: Record,
     /// Run by this agent at once (`Some(owner)`), or left for any agent to claim.

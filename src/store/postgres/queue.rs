@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::listener::{FINISHED, QUEUED, WEBHOOK};
 use super::webhooks;
 use super::{NOW_MS, PostgresStore};
-use crate::backend::{BackendKind, Status};
+use crate::backend::BackendKind;
 use crate::error::Result;
 use crate::store::codec::{decode_record, encode};
 use crate::store::{
@@ -25,16 +25,12 @@ const NO_FLUSH: &str = "SET LOCAL synchronous_commit = off";
 
 pub(super) async fn submit(store: &PostgresStore, submission: Submission) -> Result<Submitted> {
     let Submission {
-        mut record,
+        record,
         owner,
         idempotency_key,
         max_attempts,
         lease,
     } = submission;
-    record.status = match owner {
-        Some(_) => Status::Running,
-        None => Status::Queued,
-    };
     let attempt: i32 = owner.is_some().into();
     let mut client = store.pool.get().await?;
     let transaction = client.transaction().await?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::webhooks;
-use crate::backend::{BackendKind, Status};
+use crate::backend::BackendKind;
 use crate::error::Result;
 use crate::store::codec::{decode_record, encode};
 use crate::store::{
@@ -16,16 +16,12 @@ use crate::store::{
 
 pub(super) fn submit(conn: &mut Connection, submission: Submission) -> Result<Submitted> {
     let Submission {
-        mut record,
+        record,
         owner,
         idempotency_key,
         max_attempts,
         lease,
     } = submission;
-    record.status = match owner {
-        Some(_) => Status::Running,
-        None => Status::Queued,
-    };
     let now = now_ms();
     let transaction = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if let Some(key) = &idempotency_key {
