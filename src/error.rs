@@ -14,10 +14,28 @@ pub enum Error {
     /// A part of the request is over its size limit.
     #[error("{0}")]
     TooLarge(String),
-    #[error("workload {0} not found")]
+    #[error("{0} not found")]
     NotFound(String),
     #[error("too many workloads in flight; retry later")]
     Overloaded,
+    /// No API key, or one that is unknown, revoked or expired.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The key's scopes do not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The tenant's rate quota is spent for now.
+    #[error("tenant {tenant} is over its rate of workloads; retry in {retry_after_secs} s")]
+    RateLimited {
+        tenant: String,
+        retry_after_secs: u64,
+    },
+    /// The tenant has its quota of workloads in flight on this agent.
+    #[error("tenant {tenant} has {limit} workloads in flight, its quota; retry later")]
+    TenantBusy { tenant: String, limit: u64 },
+    /// Limits over the tenant's caps.
+    #[error("{0}")]
+    OverQuota(String),
     #[error("the queue holds {0} workloads, its limit; retry later")]
     QueueFull(u64),
     #[error("{reason}")]

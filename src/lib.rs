@@ -13,6 +13,7 @@
 //! - [`experiment`]: routing experiments' reports.
 //! - [`json_object`]: deserializing structs from objects only, never positional arrays.
 //! - [`cpu_time`]: CPU time of the agent and its isolate hosts, for experiments.
+//! - [`access`]: who may do what: API keys, tenants, scopes and tenants' quotas.
 //! - [`admission`]: the bound on workloads in flight (429 past it).
 //! - [`workloads`]: a workload's life without HTTP: accepted (checked, routed, limits set),
 //!   run on its tier, its record handed to the store; queued, claimed, renewed, reaped and
@@ -28,6 +29,7 @@
 //! - [`server`]: wiring shared by `main` and the tests.
 //! - [`cli`]: `vulcan run`, a client for scripts.
 
+pub mod access;
 pub mod admission;
 pub mod api;
 pub mod backend;

@@ -19,6 +19,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         Some(Command::Run(args)) => vulcan::cli::run(args).await,
         Some(Command::Experiment(command)) => vulcan::cli::experiment(command).await,
         Some(Command::Calibrate(args)) => vulcan::cli::calibrate(args).await,
+        Some(Command::Keys(command)) => vulcan::cli::keys(command).await,
+        Some(Command::Tenants(command)) => vulcan::cli::tenants(command).await,
         Some(Command::Serve(args)) => serve(*args).await,
         None => serve(cli.serve).await,
     }

@@ -9,6 +9,8 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::access::metrics::AccessMetrics;
+use crate::access::{Access, AuthMode};
 use crate::admission::Admission;
 use crate::api::{self, AppState};
 use crate::backend::Backend;
@@ -23,6 +25,15 @@ use crate::workloads::{QueueSettings, WebhookSettings, Workloads};
 /// Opens the history and starts every tier.
 pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
     args.limits.check().map_err(anyhow::Error::msg)?;
+    let auth = args.auth_mode().map_err(anyhow::Error::msg)?;
+    if auth == AuthMode::Off && !args.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %args.listen,
+            "ACCESS CONTROL IS OFF on a non-loopback address (--auth off): anyone who can \
+             reach this port can run workloads, read every workload's code, input and output, \
+             and replace the routing policy"
+        );
+    }
     let policy = PolicySlot::from_arg(&args.policy).map_err(anyhow::Error::msg)?;
     let metrics = Metrics::new();
     let location = args.store();
@@ -47,7 +58,15 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         .context("starting the wasm tier")?;
     let isolate = IsolateBackend::start(isolate_config(args), metrics.registry()).await;
     let backends: Vec<Arc<dyn Backend>> = vec![Arc::new(isolate), Arc::new(wasm)];
+    let access = Access::new(
+        auth,
+        Arc::clone(&history),
+        args.default_quotas(),
+        AccessMetrics::new(metrics.registry(), args.access.metrics_tenants.clone()),
+        args.access.metrics_token.as_deref(),
+    );
     Ok(AppState {
+        access: Arc::new(access),
         workloads: Workloads {
             backends: backends.into(),
             history,

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::access::quotas::RateState;
 use crate::error::Error;
 
 /// Seconds a client is asked to wait after a 429.
@@ -19,6 +20,10 @@ pub struct AppError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// For a 429: seconds to wait.
+    retry_after_secs: u64,
+    /// For a 429 of a tenant's rate: where it stands.
+    rate: Option<RateState>,
 }
 
 /// The body of every error response.
@@ -41,7 +46,15 @@ impl AppError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: RETRY_AFTER_SECS,
+            rate: None,
         }
+    }
+
+    /// With `RateLimit-*` headers saying where the tenant's rate stands.
+    pub fn with_rate(mut self, rate: Option<RateState>) -> Self {
+        self.rate = rate;
+        self
     }
 }
 
@@ -53,6 +66,21 @@ impl From<Error> for AppError {
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Overloaded => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
+            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => {
+                let mut error = AppError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    err.to_string(),
+                );
+                error.retry_after_secs = *retry_after_secs;
+                return error;
+            }
+            Error::TenantBusy { .. } => (StatusCode::TOO_MANY_REQUESTS, "tenant_in_flight"),
+            Error::OverQuota(_) => (StatusCode::BAD_REQUEST, "over_quota"),
             Error::QueueFull(_) => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
             Error::TierUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "tier_unavailable"),
             Error::NoTierAvailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_tier_available"),
@@ -107,11 +135,37 @@ impl IntoResponse for AppError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::TOO_MANY_REQUESTS {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        let headers = response.headers_mut();
+        match self.status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(self.retry_after_secs),
+                );
+            }
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"vulcan\""),
+                );
+            }
+            _ => {}
+        }
+        if let Some(rate) = self.rate {
+            rate_headers(headers, rate);
         }
         response
+    }
+}
+
+/// `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds), as in the IETF
+/// draft on rate-limit header fields.
+pub fn rate_headers(headers: &mut axum::http::HeaderMap, rate: RateState) {
+    for (name, value) in [
+        ("ratelimit-limit", rate.limit),
+        ("ratelimit-remaining", rate.remaining),
+        ("ratelimit-reset", rate.reset_secs),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
     }
 }

@@ -227,6 +227,7 @@ async fn from_history(state: &AppState, slice: HistorySlice) -> Result<Vec<Named
         before: None,
         status: slice.status,
         backend: slice.backend,
+        tenant: None,
     };
     let mut workloads = Vec::new();
     for summary in state.workloads.history.list(query).await?.into_iter().rev() {

@@ -40,6 +40,9 @@ pub struct WorkloadRecord {
     pub logs_truncated: bool,
     /// Wall time of the run inside the tier.
     pub duration_ms: f64,
+    /// CPU time of the run, where the tier can tell (the wasm guest's time; the isolate
+    /// host's CPU time, by its cgroup).
+    pub cpu_ms: Option<f64>,
     pub metadata: Option<Metadata>,
     pub code: String,
     #[schema(value_type = Value)]
@@ -47,6 +50,10 @@ pub struct WorkloadRecord {
     /// The delivery of the result to the workload's `callback_url`, when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback: Option<Delivery>,
+    /// Whose workload it is (`default` when access control is off).
+    pub tenant: String,
+    /// The API key it was submitted with.
+    pub key_id: Option<String>,
     /// False in an answer whose record the history could not take: it is closed, or its
     /// writes are failing (a full disk) and this record's failed too. While writes succeed,
     /// records are written just after their answers; a failure then is logged and counted
@@ -71,11 +78,14 @@ impl WorkloadRecord {
             logs,
             logs_truncated,
             duration_ms,
+            cpu_ms,
             metadata,
             code,
             input,
             callback_url: _,
             callback,
+            tenant,
+            key_id,
         } = record;
         WorkloadRecord {
             id,
@@ -92,10 +102,13 @@ impl WorkloadRecord {
             logs,
             logs_truncated,
             duration_ms,
+            cpu_ms,
             metadata,
             code,
             input,
             callback,
+            tenant,
+            key_id,
             recorded,
         }
     }
@@ -124,6 +137,8 @@ impl WorkloadRecord {
             + raw(&self.output)
             + self.route_reason.len()
             + self.tag.as_ref().map_or(0, String::len)
+            + self.tenant.len()
+            + self.key_id.as_ref().map_or(0, String::len)
             + error
             + logs
     }

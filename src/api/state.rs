@@ -10,6 +10,7 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::detached::Detached;
+use crate::access::Access;
 use crate::admission::{Admission, Ticket};
 use crate::error::Error;
 use crate::experiment::calibration::Calibration;
@@ -19,6 +20,8 @@ use crate::workloads::Workloads;
 #[derive(Clone)]
 pub struct AppState {
     pub workloads: Workloads,
+    /// Who may do what: keys, tenants, quotas.
+    pub access: Arc<Access>,
     pub admission: Arc<Admission>,
     /// The policy `auto` follows.
     pub policy: Arc<PolicySlot>,

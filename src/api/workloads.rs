@@ -2,18 +2,20 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::error::{AppError, ErrorBody};
+use super::error::{AppError, ErrorBody, rate_headers};
 use super::extract::{ApiJson, ApiQuery};
 use super::record_json::WorkloadRecord;
 use super::state::AppState;
 use super::submission::{idempotency_key, prefers_async, where_it_is};
+use crate::access::Caller;
+use crate::access::quotas::AskedLimits;
 use crate::backend::{BackendKind, Status};
 use crate::error::Error;
 use crate::store::{ListQuery, Record, Submitted, WorkloadSummary};
@@ -49,25 +51,66 @@ const MAX_LIST_LIMIT: u32 = 500;
 )]
 pub async fn workloads_create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<WorkloadRequest>,
 ) -> Result<Response, AppError> {
-    let key = idempotency_key(&headers)?;
+    let admitted = state
+        .access
+        .admit(&caller)
+        .map_err(|(err, rate)| AppError::from(err).with_rate(rate))?;
+    let rate = admitted.rate;
+    let mut answer = create(&state, &caller, &headers, request)
+        .await
+        .map_err(|err| err.with_rate(rate))?;
+    if let Some(rate) = rate {
+        rate_headers(answer.headers_mut(), rate);
+    }
+    drop(admitted);
+    Ok(answer)
+}
+
+/// Runs or queues a workload its tenant's quotas admitted.
+async fn create(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    mut request: WorkloadRequest,
+) -> Result<Response, AppError> {
+    if let Some(quotas) = &caller.quotas {
+        let limits = &state.workloads.limits;
+        let mut asked = AskedLimits {
+            timeout_ms: request.timeout_ms,
+            memory_mb: request.memory_mb,
+            fuel: request.fuel,
+            default_timeout_ms: limits.timeout_ms,
+            default_memory_mb: limits.memory_mb,
+        };
+        if let Err(message) = quotas.fit(&mut asked) {
+            state.access.metrics.refused("limits");
+            return Err(Error::OverQuota(message).into());
+        }
+        (request.timeout_ms, request.memory_mb) = (asked.timeout_ms, asked.memory_mb);
+    }
+    // An idempotency key names a workload within its tenant.
+    let key = idempotency_key(headers)?.map(|key| format!("{}/{key}", caller.tenant));
     let policy = state.policy.policy();
-    let accepted = state.workloads.accept(request, &policy)?;
-    if prefers_async(&headers) {
-        return Ok(where_it_is(queue(&state, accepted, key).await?, true));
+    let mut accepted = state.workloads.accept(request, &policy)?;
+    accepted.tenant.clone_from(&caller.tenant);
+    accepted.key_id.clone_from(&caller.key_id);
+    if prefers_async(headers) {
+        return Ok(where_it_is(queue(state, accepted, key).await?, true));
     }
     let ticket = match state.admission.try_admit() {
         Some(ticket) => ticket,
         // This agent is full, others may not be: the queue, and the answer once it has run.
         None if state.workloads.history.shared() => {
-            let queued = queue(&state, accepted, key).await?;
+            let queued = queue(state, accepted, key).await?;
             let ended = match queued.status.is_final() {
                 true => Some(queued),
                 false => state.workloads.wait_finished(&queued.id, SYNC_WAIT).await?,
             };
-            let ended = ended.ok_or_else(|| Error::NotFound("a queued workload".into()))?;
+            let ended = ended.ok_or_else(|| Error::NotFound("the queued workload".into()))?;
             return Ok(where_it_is(ended, true));
         }
         None => {
@@ -98,7 +141,7 @@ pub async fn workloads_create(
                 Submitted::Existing(record) => {
                     let record = workloads.wait_finished(&record.id, SYNC_WAIT).await?;
                     let record = record
-                        .ok_or_else(|| Error::NotFound("its idempotency key's workload".into()))?;
+                        .ok_or_else(|| Error::NotFound("the idempotency key's workload".into()))?;
                     Ok(where_it_is(record, true))
                 }
             }
@@ -136,6 +179,7 @@ async fn queue(state: &AppState, accepted: Accepted, key: Option<String>) -> Res
 )]
 pub async fn workloads_get(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<WorkloadRecord, AppError> {
@@ -153,9 +197,10 @@ pub async fn workloads_get(
                 .await?
         }
     };
-    match record {
+    // Another tenant's workload is not found, so ids do not tell what exists.
+    match record.filter(|record| caller.may_read(&record.tenant)) {
         Some(record) => Ok(WorkloadRecord::new(record, true)),
-        None => Err(Error::NotFound(id).into()),
+        None => Err(Error::NotFound(format!("workload {id}")).into()),
     }
 }
 
@@ -197,6 +242,7 @@ pub struct ListParams {
 )]
 pub async fn workloads_list(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Vec<WorkloadSummary>>, AppError> {
     let limit = params.limit.unwrap_or(DEFAULT_LIST_LIMIT);
@@ -209,6 +255,7 @@ pub async fn workloads_list(
         before: params.before,
         status: params.status,
         backend: params.backend,
+        tenant: caller.history_tenant().map(str::to_owned),
     };
     Ok(Json(state.workloads.history.list(query).await?))
 }

@@ -256,6 +256,9 @@ pub struct Outcome {
     pub logs_truncated: bool,
     /// Wall time of the run inside the tier.
     pub duration_ms: f64,
+    /// CPU time of the run, where the tier can tell.
+    #[serde(default)]
+    pub cpu_ms: Option<f64>,
     pub metadata: Option<Metadata>,
 }
 
@@ -269,6 +272,7 @@ impl Outcome {
             logs: Vec::new(),
             logs_truncated: false,
             duration_ms,
+            cpu_ms: None,
             metadata: None,
         }
     }

@@ -1,4 +1,6 @@
-//! The one request every client command makes: POST JSON to the server, read JSON back.
+//! The one request every client command makes: POST JSON to the server, read JSON back,
+//! with the API key in `VULCAN_KEY` (an environment variable, never a flag, so it stays out
+//! of process listings and shell history) when there is one.
 
 use anyhow::Context;
 use serde_json::Value;
@@ -12,9 +14,11 @@ pub async fn post(
     what: &str,
 ) -> anyhow::Result<Option<Value>> {
     let url = format!("{}{path}", server.trim_end_matches('/'));
-    let response = reqwest::Client::new()
-        .post(&url)
-        .json(body)
+    let mut request = reqwest::Client::new().post(&url).json(body);
+    if let Ok(key) = std::env::var("VULCAN_KEY") {
+        request = request.bearer_auth(key);
+    }
+    let response = request
         .send()
         .await
         .with_context(|| format!("sending the request to {url}"))?;

@@ -5,6 +5,7 @@
 //! Each engine keeps its schema's version and applies its numbered migrations at start; an
 //! agent refuses a store whose schema is newer than the migrations it knows.
 
+pub mod access;
 mod codec;
 mod location;
 pub mod postgres;
@@ -19,8 +20,9 @@ use async_trait::async_trait;
 use prometheus::IntCounter;
 use tokio::sync::broadcast;
 
+pub use access::{AccessStore, ApiKey, FoundKey, TenantUsage};
 pub use location::StoreLocation;
-pub use record::{Record, WorkloadSummary};
+pub use record::{DEFAULT_TENANT, Record, WorkloadSummary};
 pub use webhook::{Attempt, Delivery, Webhook};
 
 use crate::backend::{BackendKind, Status, WorkloadError};
@@ -34,6 +36,8 @@ pub struct ListQuery {
     pub before: Option<String>,
     pub status: Option<Status>,
     pub backend: Option<BackendKind>,
+    /// Only this tenant's records (every tenant's when `None`).
+    pub tenant: Option<String>,
 }
 
 /// An agent's hold on a running workload: only the holder of the current attempt may finish
@@ -88,9 +92,9 @@ pub struct Reaped {
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// The history of workloads and the queue of those not yet finished: one row per workload,
-/// `queued → running → finished`.
+/// `queued → running → finished`; and who may use them ([`AccessStore`]).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: AccessStore {
     /// Takes a finished workload's record, one no queue saw (an agent ran it at once without
     /// a claim), and says whether it is recorded. A record handed over is readable by the next
     /// `get` or `list` (on any agent sharing the history).

@@ -33,6 +33,9 @@ pub struct Record {
     pub logs_truncated: bool,
     /// Wall time of the run inside the tier.
     pub duration_ms: f64,
+    /// CPU time of the run, where the tier can tell.
+    #[serde(default)]
+    pub cpu_ms: Option<f64>,
     pub metadata: Option<Metadata>,
     pub code: String,
     pub input: Box<RawValue>,
@@ -42,6 +45,19 @@ pub struct Record {
     /// That delivery, as read from the outbox (never stored in the record itself).
     #[serde(default, skip_serializing)]
     pub callback: Option<Delivery>,
+    /// Whose workload it is (`default` when access control is off).
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// The API key it was submitted with.
+    #[serde(default)]
+    pub key_id: Option<String>,
+}
+
+/// The tenant of workloads run without access control.
+pub const DEFAULT_TENANT: &str = "default";
+
+fn default_tenant() -> String {
+    DEFAULT_TENANT.to_owned()
 }
 
 /// A history entry without the bulky fields.
@@ -53,6 +69,9 @@ pub struct WorkloadSummary {
     pub backend: BackendKind,
     pub language: Language,
     pub duration_ms: f64,
+    /// CPU time of the run, where the tier can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ms: Option<f64>,
     #[serde(default)]
     pub tag: Option<String>,
     /// The first line of the code, at most 80 characters.
@@ -72,6 +91,7 @@ pub(super) fn summarise(record: &Record) -> WorkloadSummary {
         backend: record.backend,
         language: record.language,
         duration_ms: record.duration_ms,
+        cpu_ms: record.cpu_ms,
         tag: record.tag.clone(),
         code_preview: first_line.trim().chars().take(80).collect(),
     }

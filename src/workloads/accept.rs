@@ -9,7 +9,7 @@ use crate::backend::{Capabilities, Language, LimitRange, Limits, Status, Workloa
 use crate::error::Error;
 use crate::policy::{RoutingPolicy, check_name};
 use crate::router::{self, Isolation, Route, RouteError, RouteRequest};
-use crate::store::{Record, now_ms};
+use crate::store::{DEFAULT_TENANT, Record, now_ms};
 
 /// A workload to run.
 #[derive(Clone, Deserialize, ToSchema)]
@@ -54,6 +54,9 @@ pub struct Accepted {
     pub(super) tag: Option<String>,
     pub route: Route,
     pub(super) callback_url: Option<String>,
+    /// Whose workload it is, and the key it came with.
+    pub tenant: String,
+    pub key_id: Option<String>,
 }
 
 impl Accepted {
@@ -79,6 +82,9 @@ impl Accepted {
             input: self.workload.input.clone(),
             callback_url: self.callback_url.clone(),
             callback: None,
+            tenant: self.tenant.clone(),
+            key_id: self.key_id.clone(),
+            cpu_ms: None,
         }
     }
 
@@ -100,6 +106,8 @@ impl Accepted {
                 reason: record.route_reason,
             },
             callback_url: record.callback_url,
+            tenant: record.tenant,
+            key_id: record.key_id,
         }
     }
 }
@@ -142,6 +150,8 @@ impl Workloads {
             tag: request.tag,
             route,
             callback_url,
+            tenant: DEFAULT_TENANT.to_owned(),
+            key_id: None,
         })
     }
 

@@ -91,6 +91,7 @@ impl Workloads {
         record.logs = outcome.logs;
         record.logs_truncated = outcome.logs_truncated;
         record.duration_ms = outcome.duration_ms;
+        record.cpu_ms = outcome.cpu_ms;
         record.metadata = outcome.metadata;
         record
     }

@@ -12,6 +12,8 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use super::{AppState, router};
+use crate::access::metrics::AccessMetrics;
+use crate::access::{Access, AuthMode};
 use crate::admission::Admission;
 use crate::backend::{
     Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
@@ -20,6 +22,7 @@ use crate::config::Cli;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
+use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
 use crate::workloads::{QueueSettings, WebhookSettings, Workloads};
 
@@ -73,6 +76,7 @@ impl Backend for FakeBackend {
             logs: vec![],
             logs_truncated: false,
             duration_ms: 0.1,
+            cpu_ms: None,
             metadata: None,
         })
     }
@@ -87,10 +91,21 @@ fn state(dir: &std::path::Path, gate: Option<Arc<Semaphore>>, max_in_flight: usi
         .limits;
     let metrics = Metrics::new();
     let errors = metrics.history_write_errors.clone();
+    let history: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&dir.join("vulcan.db"), 100, errors).unwrap());
+    let serve = Cli::parse_from(["vulcan"]).serve;
+    let access = Access::new(
+        AuthMode::Off,
+        Arc::clone(&history),
+        serve.default_quotas(),
+        AccessMetrics::new(metrics.registry(), vec![]),
+        None,
+    );
     AppState {
+        access: Arc::new(access),
         workloads: Workloads {
             backends: vec![Arc::new(FakeBackend { gate }) as Arc<dyn Backend>].into(),
-            history: Arc::new(SqliteStore::open(&dir.join("vulcan.db"), 100, errors).unwrap()),
+            history,
             metrics: Arc::new(metrics),
             limits: Arc::new(limits),
             webhooks: WebhookSettings::new(&[], None).unwrap(),

@@ -67,6 +67,9 @@ fn the_json_size_hint_covers_a_record_with_every_field_at_its_longest() {
             last_error: Some("error sending request: connection refused".into()),
             gave_up: true,
         }),
+        tenant: "t".repeat(64),
+        key_id: Some("0123456789ab".into()),
+        cpu_ms: Some(f64::MAX),
     };
     let answer = WorkloadRecord::new(fat, false);
     let json = serde_json::to_vec(&answer).unwrap();

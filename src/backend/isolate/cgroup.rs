@@ -178,6 +178,16 @@ impl HostCgroup {
         }
     }
 
+    /// CPU time the host's processes have used, in microseconds (cgroup v2 only).
+    pub fn cpu_usec(&self) -> Option<u64> {
+        match &self.layout {
+            Layout::V1 { .. } => None,
+            Layout::V2 { dir } => fs::read_to_string(dir.join("cpu.stat"))
+                .ok()
+                .and_then(|text| counter(&text, "usage_usec")),
+        }
+    }
+
     /// Gives the host its own memory cap back (after a workload, before its next worker).
     pub fn restore_cap(&self) -> io::Result<()> {
         self.write_memory_cap(self.memory_bytes)

@@ -54,7 +54,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use prometheus::Registry;
 
-use self::cgroup::{Cgroups, WorkloadMemory};
+use self::cgroup::{Cgroups, HostCgroup, WorkloadMemory};
 use self::command::HostCommand;
 use self::host::{Host, Launcher};
 use self::jail::Jail;
@@ -511,7 +511,12 @@ impl Backend for IsolateBackend {
             .lease(workload.limits.memory_mb, QUEUE_WAIT)
             .await
             .map_err(unavailable)?;
-        let (outcome, verdict) = self.run_on(&lease, &workload, &code).await;
+        let cpu_usec = || lease.host.cgroup.as_deref().and_then(HostCgroup::cpu_usec);
+        let cpu_before = cpu_usec();
+        let (mut outcome, verdict) = self.run_on(&lease, &workload, &code).await;
+        outcome.cpu_ms = cpu_before
+            .zip(cpu_usec())
+            .map(|(before, after)| after.saturating_sub(before) as f64 / 1000.0);
         lease.finish(verdict);
         Ok(outcome)
     }

@@ -175,6 +175,7 @@ impl RunAnswer {
             logs: self.logs,
             logs_truncated: self.logs_truncated,
             duration_ms: self.duration_ms,
+            cpu_ms: None,
             metadata: Some(Metadata::Isolate(IsolateMetadata {
                 worker_create_ms: served.waited_for_worker_ms,
                 warm_age_ms: self.metadata.warm_age_ms,

@@ -127,6 +127,8 @@ impl Runner {
             logs: result.logs,
             logs_truncated: result.logs_truncated,
             duration_ms: ms(started),
+            // The guest never waits on anything: its time in the tier is computing.
+            cpu_ms: Some(ms(started)),
             metadata: Some(Metadata::Wasm(metadata)),
         })
     }

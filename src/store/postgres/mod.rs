@@ -7,6 +7,7 @@
 //! so an agent killed right after answering loses nothing it answered, and any agent reads it
 //! back at once. While the database is unreachable, calls fail within the pool's timeouts.
 
+mod access;
 mod listener;
 mod queue;
 mod schema;
@@ -97,8 +98,8 @@ impl PostgresStore {
         let transaction = client.transaction().await?;
         let insert = transaction
             .prepare_cached(
-                "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record, tenant)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .await?;
         let (summary, json) = encode(record);
@@ -112,6 +113,7 @@ impl PostgresStore {
                     &record.backend.as_str(),
                     &summary,
                     &json,
+                    &record.tenant,
                 ],
             )
             .await?;
@@ -226,7 +228,7 @@ impl Store for PostgresStore {
             .prepare_cached(
                 "SELECT status, summary FROM workloads
                  WHERE ($1::TEXT IS NULL OR id < $1) AND ($2::TEXT IS NULL OR status = $2)
-                   AND ($3::TEXT IS NULL OR backend = $3)
+                   AND ($3::TEXT IS NULL OR backend = $3) AND ($5::TEXT IS NULL OR tenant = $5)
                  ORDER BY id DESC LIMIT $4",
             )
             .await?;
@@ -238,6 +240,7 @@ impl Store for PostgresStore {
                     &query.status.map(Status::as_str),
                     &query.backend.map(BackendKind::as_str),
                     &i64::from(query.limit),
+                    &query.tenant,
                 ],
             )
             .await?;

@@ -53,9 +53,10 @@ pub(super) async fn submit(store: &PostgresStore, submission: Submission) -> Res
         .execute(
             &format!(
                 "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record,
-                     attempt, max_attempts, lease_owner, lease_expires_at_ms, idempotency_key)
+                     attempt, max_attempts, lease_owner, lease_expires_at_ms, idempotency_key,
+                     tenant)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::TEXT,
-                     CASE WHEN $9::TEXT IS NULL THEN NULL ELSE {NOW_MS} + $10 END, $11)
+                     CASE WHEN $9::TEXT IS NULL THEN NULL ELSE {NOW_MS} + $10 END, $11, $12)
                  ON CONFLICT (idempotency_key) DO NOTHING"
             ),
             &[
@@ -70,6 +71,7 @@ pub(super) async fn submit(store: &PostgresStore, submission: Submission) -> Res
                 &owner,
                 &(lease.as_millis() as i64),
                 &idempotency_key,
+                &record.tenant,
             ],
         )
         .await?;

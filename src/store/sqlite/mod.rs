@@ -11,6 +11,7 @@
 //! whether it was recorded, until a write succeeds again. The oldest records beyond the
 //! retention bound are pruned every few hundred records.
 
+mod access;
 mod queue;
 mod schema;
 mod webhooks;
@@ -279,7 +280,7 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT status, summary FROM workloads
                  WHERE (?1 IS NULL OR id < ?1) AND (?2 IS NULL OR status = ?2)
-                   AND (?3 IS NULL OR backend = ?3)
+                   AND (?3 IS NULL OR backend = ?3) AND (?5 IS NULL OR tenant = ?5)
                  ORDER BY id DESC LIMIT ?4",
             )?;
             let rows = stmt.query_map(
@@ -287,7 +288,8 @@ impl Store for SqliteStore {
                     query.before,
                     query.status.map(Status::as_str),
                     query.backend.map(BackendKind::as_str),
-                    query.limit
+                    query.limit,
+                    query.tenant
                 ],
                 |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
             )?;

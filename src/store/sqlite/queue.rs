@@ -36,8 +36,8 @@ pub(super) fn submit(conn: &mut Connection, submission: Submission) -> Result<Su
     let lease_expires = owner.as_ref().map(|_| now + lease.as_millis() as i64);
     let inserted = transaction.execute(
         "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record, attempt,
-             max_attempts, lease_owner, lease_expires_at_ms, idempotency_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             max_attempts, lease_owner, lease_expires_at_ms, idempotency_key, tenant)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (idempotency_key) DO NOTHING",
         params![
             record.id,
@@ -51,6 +51,7 @@ pub(super) fn submit(conn: &mut Connection, submission: Submission) -> Result<Su
             owner,
             lease_expires,
             idempotency_key,
+            record.tenant,
         ],
     )?;
     let submitted = match inserted {

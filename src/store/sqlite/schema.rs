@@ -43,6 +43,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX webhooks_due ON webhooks (next_attempt_at_ms)
         WHERE delivered_at_ms IS NULL AND NOT gave_up;",
+    // 4: access control. Every workload belongs to a tenant (those from before, to
+    // `default`); API keys (a hash of each) and tenants' own quotas.
+    "ALTER TABLE workloads ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+    CREATE INDEX workloads_tenant ON workloads (tenant, id);
+    CREATE INDEX workloads_created ON workloads (created_at_ms);
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        name TEXT,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER,
+        revoked_at_ms INTEGER
+    );
+    CREATE TABLE tenants (tenant TEXT PRIMARY KEY, quotas TEXT NOT NULL);",
 ];
 
 /// Applies the migrations `conn`'s database lacks, each in its own transaction.

@@ -33,6 +33,9 @@ fn record(id: &str, status: Status) -> Record {
         input: RawValue::from_string("null".into()).unwrap(),
         callback_url: None,
         callback: None,
+        tenant: "default".into(),
+        key_id: None,
+        cpu_ms: None,
     }
 }
 
@@ -196,7 +199,12 @@ async fn an_unversioned_database_is_taken_and_a_newer_schema_is_refused() {
     // A database of an agent from before versioning: the table, user_version 0, a record.
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch("CREATE TABLE workloads (id TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL, status TEXT NOT NULL, backend TEXT NOT NULL, summary TEXT NOT NULL, record TEXT NOT NULL)").unwrap();
-    write(&conn, &record("old", Status::Succeeded)).unwrap();
+    let (summary, json) = crate::store::codec::encode(&record("old", Status::Succeeded));
+    conn.execute(
+        "INSERT INTO workloads VALUES ('old', 1, 'succeeded', 'wasm', ?1, ?2)",
+        [summary, json],
+    )
+    .unwrap();
     let (store, _) = open(dir.path());
     assert_eq!(ids(&store, newest(10)).await, ["old"]);
     store.close();

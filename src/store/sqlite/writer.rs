@@ -121,8 +121,8 @@ pub(super) fn write(conn: &Connection, record: &Record) -> Result<()> {
     let summary = serde_json::to_string(&summarise(record)).expect("summary serialises");
     let json = serde_json::to_string(record).expect("record serialises");
     conn.prepare_cached(
-        "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO workloads (id, created_at_ms, status, backend, summary, record, tenant)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         record.id,
@@ -130,7 +130,8 @@ pub(super) fn write(conn: &Connection, record: &Record) -> Result<()> {
         record.status.as_str(),
         record.backend.as_str(),
         summary,
-        json
+        json,
+        record.tenant
     ])?;
     super::webhooks::insert(conn, record, &json)?;
     Ok(())
