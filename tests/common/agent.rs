@@ -62,13 +62,17 @@ impl Agent {
     }
 
     pub async fn wait_until_every_tier_is_available(&self) {
+        self.wait_until_every_tier_is_available_to(None).await;
+    }
+
+    /// As [`Agent::wait_until_every_tier_is_available`], asking with an API key.
+    pub async fn wait_until_every_tier_is_available_to(&self, key: Option<&str>) {
         for _ in 0..600 {
-            let answer: Value = reqwest::get(self.url("/v1/backends"))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let mut request = reqwest::Client::new().get(self.url("/v1/backends"));
+            if let Some(key) = key {
+                request = request.bearer_auth(key);
+            }
+            let answer: Value = request.send().await.unwrap().json().await.unwrap();
             let tiers = answer["backends"].as_array().expect("a list of tiers");
             if tiers.iter().all(|tier| tier["available"] == true) {
                 return;
@@ -81,6 +85,31 @@ impl Agent {
     pub async fn wait_for_in_flight(&self, want: u64) {
         for _ in 0..1000 {
             if super::metric(&self.url(""), "vulcan_workloads_in_flight").await == want as f64 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("never saw {want} workloads in flight");
+    }
+
+    /// As [`Agent::wait_for_in_flight`], reading `/metrics` with an admin key.
+    pub async fn wait_for_in_flight_seen_by(&self, key: &str, want: u64) {
+        for _ in 0..1000 {
+            let text = reqwest::Client::new()
+                .get(self.url("/metrics"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let seen = text.lines().find_map(|line| {
+                line.strip_prefix("vulcan_workloads_in_flight ")?
+                    .parse::<f64>()
+                    .ok()
+            });
+            if seen == Some(want as f64) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
