@@ -32,5 +32,6 @@ bench:
 	rm -f target/bench-backends.jsonl
 	BENCH_LINES=target/bench-backends.jsonl cargo bench --bench wasm
 	BENCH_LINES=target/bench-backends.jsonl cargo bench --bench isolate
+	cargo bench --bench auth
 	node benches/peers/run.mjs --agent $${CARGO_TARGET_DIR:-target}/release/vulcan --include target/bench-backends.jsonl
 	node benches/cluster/run.mjs --agent $${CARGO_TARGET_DIR:-target}/release/vulcan

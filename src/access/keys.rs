@@ -50,7 +50,9 @@ pub struct KeyRequest {
 pub async fn create(store: &dyn AccessStore, request: KeyRequest) -> Result<(String, ApiKey)> {
     check_tenant(&request.tenant).map_err(Error::InvalidRequest)?;
     if let Some(name) = &request.name
-        && (name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control))
+        && (name.is_empty()
+            || name.chars().count() > 128
+            || name.chars().any(|c| c.is_ascii_control()))
     {
         return Err(Error::InvalidRequest(
             "name must be 1 to 128 characters, none of them control characters".into(),

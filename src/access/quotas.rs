@@ -26,21 +26,24 @@ pub struct Quotas {
     pub max_fuel: u64,
 }
 
+/// The largest number a quota may be: the largest integer JSON numbers hold exactly.
+const MAX_QUOTA: u64 = (1 << 53) - 1;
+
 /// A tenant's own quotas, each in place of the agent's default when set.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuotaOverrides {
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 9_007_199_254_740_991_u64)]
     pub max_in_flight: Option<u64>,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000)]
     pub rate_per_sec: Option<f64>,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
     pub burst: Option<u64>,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
     pub max_timeout_ms: Option<u64>,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
     pub max_memory_mb: Option<u64>,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_u64)]
     pub max_fuel: Option<u64>,
 }
 
@@ -53,14 +56,17 @@ impl QuotaOverrides {
                 "rate_per_sec must be between 0 and 1000000, got {rate}"
             ));
         }
+        if self.max_in_flight.is_some_and(|value| value > MAX_QUOTA) {
+            return Err(format!("max_in_flight must be at most {MAX_QUOTA}"));
+        }
         for (name, value) in [
             ("burst", self.burst),
             ("max_timeout_ms", self.max_timeout_ms),
             ("max_memory_mb", self.max_memory_mb),
             ("max_fuel", self.max_fuel),
         ] {
-            if value == Some(0) {
-                return Err(format!("{name} must be at least 1"));
+            if value.is_some_and(|value| !(1..=MAX_QUOTA).contains(&value)) {
+                return Err(format!("{name} must be between 1 and {MAX_QUOTA}"));
             }
         }
         Ok(())

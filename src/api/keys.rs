@@ -65,7 +65,8 @@ pub struct NewKey {
     /// Lifetime in seconds; no expiry when absent.
     #[schema(minimum = 1, maximum = 3_153_600_000_u64)]
     pub expires_in_secs: Option<u64>,
-    /// A note to tell keys apart (1 to 128 characters).
+    /// A note to tell keys apart (1 to 128 characters, no control characters).
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1f\x7f]+$")]
     pub name: Option<String>,
 }
 

@@ -1,8 +1,10 @@
 """Fuzzes the HTTP API from its own OpenAPI description with schemathesis.
 
 Builds and starts a throwaway agent on a free loopback port (both tiers, a fresh data dir,
-timeouts capped at 200 ms so generated workloads stay quick), waits until every tier is
-available, runs schemathesis with a fixed seed, and stops the agent with SIGTERM. Exits with
+timeouts capped at 200 ms so generated workloads stay quick, access control on with an admin
+key made by `vulcan keys create`), waits until every tier is available, runs schemathesis
+with a fixed seed and that key (its `ignored_auth` check also sends each operation without a
+key and with a wrong one, which must be refused), and stops the agent with SIGTERM. Exits with
 schemathesis's status: non-zero on any 5xx, schema violation, undocumented status code,
 wrongly accepted or refused request, or unreachable agent; and non-zero if the agent then
 does not stop cleanly (exit 0 within 30 s).
@@ -45,10 +47,19 @@ def drain(stream, keep: list[str]) -> None:
             keep.append(line)
 
 
+def create_key(binary: str, data_dir: str) -> str:
+    """An admin key on the agent's store, as an operator makes the first one."""
+    return subprocess.run(
+        [binary, "keys", "create", "--tenant", "fuzz", "--scopes", "admin", "--data-dir", data_dir],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
 def start_agent(binary: str, data_dir: str, problems: list[str]) -> tuple[subprocess.Popen, str]:
     agent = subprocess.Popen(
         [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
-         "--timeout-ms", "200", "--max-timeout-ms", "200", "--max-experiment-runs", "20"],
+         "--timeout-ms", "200", "--max-timeout-ms", "200", "--max-experiment-runs", "20",
+         "--auth", "required", "--tenant-rate", "0", "--tenant-max-in-flight", "0"],
         env={**os.environ, "NO_COLOR": "1", "RUST_LOG": "info"},
         stderr=subprocess.PIPE, text=True,
     )
@@ -60,10 +71,11 @@ def start_agent(binary: str, data_dir: str, problems: list[str]) -> tuple[subpro
     sys.exit(f"fuzz: the agent exited ({agent.wait()}) before it listened")
 
 
-def wait_for_tiers(url: str) -> None:
+def wait_for_tiers(url: str, key: str) -> None:
     deadline = time.monotonic() + 60
+    request = urllib.request.Request(f"{url}/v1/backends", headers={"Authorization": f"Bearer {key}"})
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{url}/v1/backends") as response:
+        with urllib.request.urlopen(request) as response:
             backends = json.load(response)["backends"]
         if all(tier["available"] for tier in backends):
             return
@@ -88,9 +100,11 @@ def main() -> int:
     binary = build_agent()
     with tempfile.TemporaryDirectory(prefix="vulcan-fuzz-") as work:
         problems: list[str] = []
-        agent, url = start_agent(binary, os.path.join(work, "data"), problems)
+        data_dir = os.path.join(work, "data")
+        key = create_key(binary, data_dir)
+        agent, url = start_agent(binary, data_dir, problems)
         try:
-            wait_for_tiers(url)
+            wait_for_tiers(url, key)
             schemathesis = Path(sys.executable).parent / "schemathesis"
             # One worker: with two, a CI run failed inside hypothesis itself, CPython 3.11.7's
             # `ast.parse` raising "AST constructor recursion depth mismatch" while two threads
@@ -99,6 +113,7 @@ def main() -> int:
                 [str(schemathesis), "--config-file", str(HERE / "schemathesis.toml"),
                  "run", f"{url}/openapi.json",
                  "--seed", "1", "--max-examples", EXAMPLES, "--workers", "1",
+                 "--header", f"Authorization: Bearer {key}",
                  "--continue-on-failure", "--request-timeout", "10",
                  "--generation-database", "none", "--no-color"],
                 cwd=work,  # where it leaves its own files

@@ -1,5 +1,8 @@
 // The Vulcan HTTP API as the page uses it: typed requests and responses, and one error
-// type that always carries a readable message.
+// type that always carries a readable message. Every request carries the tab's API key, when
+// it holds one (session.ts), as `Authorization: Bearer`.
+
+import { heldKey, keyRefused } from "./session.ts";
 
 export type Tier = "isolate" | "wasm";
 export type Isolation = "auto" | Tier;
@@ -13,6 +16,28 @@ export type Status =
   | "output_limit"
   | "backend_crashed"
   | "rejected";
+
+/** What a key may do; `admin` allows what `run` and `read` allow too. */
+export type Scope = "run" | "read" | "admin";
+
+/** The caller as `GET /v1/whoami` sees it: with access control off, tenant `default`. */
+export interface WhoAmI {
+  auth: "off" | "required";
+  tenant: string;
+  key_id: string | null;
+  scopes: Scope[];
+  quotas: Quotas | null;
+}
+
+/** A tenant's quotas in force on one agent. */
+export interface Quotas {
+  max_in_flight: number;
+  rate_per_sec: number;
+  burst: number;
+  max_timeout_ms: number;
+  max_memory_mb: number;
+  max_fuel: number;
+}
 
 export interface LimitRange {
   min: number;
@@ -133,9 +158,14 @@ export interface WorkloadRecord {
   logs: { level: string; message: string }[];
   logs_truncated: boolean;
   duration_ms: number;
+  /** CPU time of the run, where the tier can tell. */
+  cpu_ms?: number | null;
   metadata?: IsolateMetadata | WasmMetadata | null;
   code: string;
   input: unknown;
+  /** Whose workload it is (`default` when access control is off), and the key it came with. */
+  tenant?: string;
+  key_id?: string | null;
   recorded: boolean;
 }
 
@@ -262,10 +292,13 @@ export function errorText(err: unknown): string {
   return err instanceof ApiError ? `${err.message} (${err.code})` : String(err);
 }
 
-async function call<T>(path: string, init?: RequestInit): Promise<T> {
+async function call<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const key = heldKey();
+  const headers = new Headers(init.headers);
+  if (key !== null) headers.set("authorization", `Bearer ${key}`);
   let response: Response;
   try {
-    response = await fetch(path, init);
+    response = await fetch(path, { ...init, headers });
   } catch (err) {
     throw new ApiError(0, "unreachable", `Vulcan is not reachable (${String(err)})`);
   }
@@ -282,6 +315,7 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
   }
   if (!response.ok) {
     const error = (body as { error?: { code?: string; message?: string } }).error;
+    if (response.status === 401) keyRefused(key, error?.message ?? "the key was refused");
     throw new ApiError(
       response.status,
       error?.code ?? "http_error",
@@ -300,6 +334,7 @@ function post<T>(path: string, body: unknown): Promise<T> {
 }
 
 export const api = {
+  whoami: () => call<WhoAmI>("/v1/whoami"),
   backends: () => call<Backends>("/v1/backends"),
   route: (query: RouteQuery) => post<Route>("/v1/route", query),
   run: (request: WorkloadRequest) => post<WorkloadRecord>("/v1/workloads", request),

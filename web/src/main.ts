@@ -1,8 +1,9 @@
-// Wiring: the form, the editor, and the Result / Compare (tiers, routing experiment, fuel
-// versus time) / History tabs.
+// Wiring: who the page acts as, the form, the editor, and the Result / Compare (tiers,
+// routing experiment, fuel versus time) / History tabs.
 
 import "./style.css";
-import { api, ApiError, type BackendInfo, type Tier, type WorkloadRecord } from "./api.ts";
+import { AccessPanel } from "./access.ts";
+import { api, ApiError, type BackendInfo, type Tier, type WhoAmI, type WorkloadRecord } from "./api.ts";
 import { compareTiers, comparisonError, renderComparison, requestFloor } from "./compare.ts";
 import { alertText, byId, h, numberWithin } from "./dom.ts";
 import { createEditor } from "./editor.ts";
@@ -12,6 +13,7 @@ import { WorkloadForm } from "./form.ts";
 import { refreshHistory } from "./history.ts";
 import { LimitsPanel } from "./limits.ts";
 import { renderRequestError, renderResult } from "./results.ts";
+import { allows, applyScopes } from "./scopes.ts";
 
 /** A spinner appears only for answers slower than this. */
 const SPINNER_AFTER_MS = 150;
@@ -20,6 +22,9 @@ const HEALTH_EVERY_MS = 5000;
 /** The page's address for a workload's record: a link that opens it, as History does. */
 const WORKLOAD_LINK = "#/workloads/";
 
+type TabName = "result" | "compare" | "history";
+
+const access = new AccessPanel({ accepted: keyAccepted, lost: () => applyScopes(null) });
 const editor = createEditor(byId("editor"), () => void run());
 const form = new WorkloadForm(editor, () => formChanged());
 const experiment = new ExperimentPanel(() => form.request());
@@ -30,13 +35,13 @@ const compareButton = byId<HTMLButtonElement>("compare-run");
 let backends: BackendInfo[] = [];
 let routeTimer: ReturnType<typeof setTimeout> | undefined;
 
-function showTab(name: "result" | "compare" | "history"): void {
+function showTab(name: TabName): void {
   for (const tab of document.querySelectorAll<HTMLButtonElement>("[role=tab]")) {
     const selected = tab.dataset.tab === name;
     tab.setAttribute("aria-selected", String(selected));
     byId(`panel-${tab.dataset.tab}`).hidden = !selected;
   }
-  if (name === "history") void refreshHistory(byId("history"), (id) => void openWorkload(id));
+  if (name === "history" && allows("read")) void refreshHistory(byId("history"), (id) => void openWorkload(id));
 }
 
 function formChanged(): void {
@@ -52,7 +57,7 @@ function formChanged(): void {
 /** Shows where `auto` would send the workload, before it runs. */
 async function previewRoute(): Promise<void> {
   const note = byId("route-preview");
-  if (form.isolation() !== "auto") {
+  if (form.isolation() !== "auto" || !allows("run")) {
     note.textContent = "";
     form.setAutoTier(null);
     return;
@@ -79,6 +84,8 @@ async function previewRoute(): Promise<void> {
 }
 
 async function run(): Promise<void> {
+  // The editor's Ctrl+Enter comes here without the button.
+  if (!allows("run")) return;
   const checked = form.request();
   if ("problem" in checked) {
     byId("form-problem").textContent = checked.problem;
@@ -133,7 +140,7 @@ function linkTo(id: string): void {
 
 /** Opens the workload the address names, if it names one. */
 function openLinked(): void {
-  if (!location.hash.startsWith(WORKLOAD_LINK)) return;
+  if (!location.hash.startsWith(WORKLOAD_LINK) || !allows("read")) return;
   void openWorkload(decodeURIComponent(location.hash.slice(WORKLOAD_LINK.length)));
 }
 
@@ -190,9 +197,34 @@ async function start(): Promise<void> {
   runButton.addEventListener("click", () => void run());
   compareButton.addEventListener("click", () => void compare());
   for (const tab of document.querySelectorAll<HTMLButtonElement>("[role=tab]")) {
-    tab.addEventListener("click", () => showTab(tab.dataset.tab as "result" | "compare" | "history"));
+    tab.addEventListener("click", () => showTab(tab.dataset.tab as TabName));
   }
   form.load(EXAMPLES[0]);
+  try {
+    await access.start();
+  } catch (err) {
+    renderRequestError(resultPanel, "whoami", err instanceof ApiError ? err.message : String(err));
+  }
+  window.addEventListener("hashchange", openLinked);
+  setInterval(() => {
+    if (access.signedIn) void loadBackends().catch(() => {});
+  }, HEALTH_EVERY_MS);
+  document.body.dataset.ready = "true";
+}
+
+/** A key was accepted, or none is needed: enables what it may do, then loads what it may read. */
+function keyAccepted(who: WhoAmI): Promise<void> {
+  applyScopes(who.scopes);
+  // A browser opens this link without the key.
+  byId("metrics-link").hidden = who.auth === "required";
+  const shown = document.querySelector<HTMLElement>("[role=tab][aria-selected=true]")?.dataset.tab;
+  if (shown === "history" && !allows("read")) showTab("result");
+  formChanged();
+  return load();
+}
+
+/** What the page shows from the agent: tiers, policies, and the workload the address names. */
+async function load(): Promise<void> {
   try {
     await loadBackends();
   } catch (err) {
@@ -200,9 +232,6 @@ async function start(): Promise<void> {
   }
   await experiment.load();
   openLinked();
-  window.addEventListener("hashchange", openLinked);
-  setInterval(() => void loadBackends().catch(() => {}), HEALTH_EVERY_MS);
-  document.body.dataset.ready = "true";
 }
 
 /** Reads the tiers; redraws the selector only when availability changed. */

@@ -85,6 +85,7 @@ function metadataTable(record: WorkloadRecord, endToEndMs?: number): HTMLElement
   const rows: [string, string | Node][] = [["Duration in tier", ms(record.duration_ms)]];
   // What the user waited: the tier, the agent, HTTP and this browser's own cost of a request.
   if (endToEndMs !== undefined) rows.push(["End to end, from this page", ms(endToEndMs)]);
+  if (typeof record.cpu_ms === "number") rows.push(["CPU time", ms(record.cpu_ms)]);
   rows.push(["Limits", limitsText(record)]);
   const meta = record.metadata;
   if (meta?.tier === "isolate") {
@@ -110,6 +111,7 @@ function metadataTable(record: WorkloadRecord, endToEndMs?: number): HTMLElement
     );
   }
   if (record.tag) rows.push(["Tag", record.tag]);
+  if (record.tenant) rows.push(["Tenant", record.key_id ? `${record.tenant} (key ${record.key_id})` : record.tenant]);
   // The id links to the record as the API serves it.
   const href = `/v1/workloads/${encodeURIComponent(record.id)}`;
   rows.push(["Workload id", h("a", { href, target: "_blank", "data-testid": "record-link" }, record.id)]);

@@ -1,5 +1,5 @@
 // Starts a real Vulcan agent (both tiers, SQLite in a temp dir, port 0) for the browser
-// tests, and stops it. The binary is built (or found up to date) with cargo first, in the
+// tests, and stops it; API keys are made and revoked with the agent's own CLI on its store. The binary is built (or found up to date) with cargo first, in the
 // target directory cargo reports, so CARGO_TARGET_DIR is respected; the page is built into
 // web/dist too, so `npm test` alone never tests a page older than web/src.
 
@@ -15,10 +15,12 @@ const web = join(repo, "web");
 /** The compiled wasm guest, kept between runs as the agent does in production. */
 const cacheDir = join(tmpdir(), "vulcan-web-test-cache");
 const START_DEADLINE_MS = 120_000;
+/** A revoked key is refused within this: the agent trusts a key it has read for 500 ms. */
+const REVOKE_DEADLINE_MS = 10_000;
+const run = promisify(execFile);
 
 /** Builds the agent and the page; returns the path of the agent's binary. */
 export async function buildAgent() {
-  const run = promisify(execFile);
   await run("npm", ["run", "--silent", "build", "--", "--logLevel", "warn"], { cwd: web, maxBuffer: 1 << 24 });
   await run("cargo", ["build", "--quiet", "--bin", "vulcan"], { cwd: repo, maxBuffer: 1 << 24 });
   const { stdout } = await run("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
@@ -30,10 +32,17 @@ export async function buildAgent() {
 
 /**
  * Starts an agent and waits until it listens; with `everyTier`, also until every tier
- * reports available (the isolate hosts boot after the agent listens).
+ * reports available (the isolate hosts boot after the agent listens). `keys` names the API
+ * keys to make first, as `{ name: { tenant, scopes: "run,read" } }`; the agent's `keys` holds
+ * them by the same names (pass `--auth required` in `extra` to need them).
  */
-export async function startAgent(binary, extra = [], { everyTier = false } = {}) {
+export async function startAgent(binary, extra = [], { everyTier = false, keys = {} } = {}) {
   const dataDir = await mkdtemp(join(tmpdir(), "vulcan-web-test-"));
+  const made = {};
+  for (const [name, { tenant, scopes }] of Object.entries(keys)) {
+    const { stdout } = await run(binary, ["keys", "create", "--tenant", tenant, "--scopes", scopes, "--data-dir", dataDir]);
+    made[name] = stdout.trim();
+  }
   const args = [
     "serve",
     "--listen", "127.0.0.1:0",
@@ -67,9 +76,14 @@ export async function startAgent(binary, extra = [], { everyTier = false } = {})
   // Keep draining the log so the agent never blocks on a full pipe.
   child.stderr.removeAllListeners("data");
   child.stderr.resume();
-  if (everyTier) await untilEveryTierIsAvailable(url, () => log);
+  if (everyTier) await untilEveryTierIsAvailable(url, () => log, Object.values(made)[0]);
   return {
     url,
+    keys: made,
+    /** Revokes `key` with the CLI while the agent runs; the agent refuses it within a second. */
+    async revoke(key) {
+      await run(binary, ["keys", "revoke", keyId(key), "--data-dir", dataDir]);
+    },
     async stop() {
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
@@ -79,10 +93,32 @@ export async function startAgent(binary, extra = [], { everyTier = false } = {})
   };
 }
 
-async function untilEveryTierIsAvailable(url, log) {
+/** A key's id: `vk_<id>_<secret>`. */
+export function keyId(key) {
+  return key.split("_")[1];
+}
+
+/** A request's headers that present `key`, if any. */
+export function bearer(key) {
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
+/** Resolves once the agent refuses `key` (401); fails after a deadline. */
+export async function untilRefused(url, key) {
+  const deadline = Date.now() + REVOKE_DEADLINE_MS;
+  for (;;) {
+    const response = await fetch(`${url}/v1/whoami`, { headers: bearer(key) });
+    await response.body?.cancel();
+    if (response.status === 401) return;
+    if (Date.now() > deadline) throw new Error(`key ${keyId(key)} still accepted (${response.status})`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function untilEveryTierIsAvailable(url, log, key) {
   const deadline = Date.now() + START_DEADLINE_MS;
   for (;;) {
-    const { backends } = await (await fetch(`${url}/v1/backends`)).json();
+    const { backends } = await (await fetch(`${url}/v1/backends`, { headers: bearer(key) })).json();
     if (backends.every((b) => b.available)) return;
     if (Date.now() > deadline) {
       throw new Error(`tiers not available: ${JSON.stringify(backends)}\n${log()}`);

@@ -2,34 +2,17 @@
 // agents: one with both tiers, one whose isolate tier cannot start.
 
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 import { buildAgent, startAgent } from "./agent.mjs";
-
-const output = join(dirname(fileURLToPath(import.meta.url)), "..", "test-output");
-const RESULT_TIMEOUT_MS = 30_000;
+import { launchBrowser, openPage, output, pickTier, RESULT_TIMEOUT_MS, runAndWait, status, typeCode } from "./browser.mjs";
 
 let browser;
 let agent;
 let broken;
 
 before(async () => {
-  await mkdir(output, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  browser = await launchBrowser();
   const binary = await buildAgent();
   [agent, broken] = await Promise.all([
     startAgent(binary, [], { everyTier: true }),
@@ -42,62 +25,9 @@ after(async () => {
   await Promise.all([agent?.stop(), broken?.stop()]);
 });
 
-/** A page of `server` (at `hash`, if given) with the tiers loaded; console errors fail the test. */
-async function open(server, t, hash = "") {
-  const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
-  const errors = [];
-  page.on("pageerror", (err) => errors.push(err.message));
-  page.on("console", (msg) => {
-    // The browser logs every 4xx answer; the tests check how the page shows those.
-    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) {
-      errors.push(msg.text());
-    }
-  });
-  t.after(async () => {
-    await page.close();
-    assert.deepEqual(errors, [], "the page logged errors");
-  });
-  await page.goto(server.url + hash);
-  await page.waitForSelector("body[data-ready=true]");
-  return page;
-}
-
-/** Types one line key by key; pastes several (typed newlines would get auto-indent). */
-async function typeCode(page, code) {
-  await page.locator(".cm-content").click();
-  await page.keyboard.press("ControlOrMeta+a");
-  await page.keyboard.press("Delete");
-  if (code.includes("\n")) await page.keyboard.insertText(code);
-  else await page.keyboard.type(code);
-}
-
-async function pickTier(page, tier) {
-  await page.locator(`label[for=tier-${tier}]`).click();
-  assert.equal(await page.locator(`#tier-${tier}`).isChecked(), true);
-}
-
-/** Runs with the button and waits for a result from `tier` that replaced the last one. */
-async function runAndWait(page, expectedTier) {
-  // Read without waiting: a locator would wait its full timeout for a first result.
-  const before = await page.evaluate(() =>
-    document.querySelector("[data-testid=metadata] tr:last-child td")?.textContent ?? null
-  );
-  await page.locator("#run").click();
-  await page.waitForFunction(
-    (old) => {
-      const id = document.querySelector("[data-testid=metadata] tr:last-child td")?.textContent;
-      return id && id !== old;
-    },
-    before,
-    { timeout: RESULT_TIMEOUT_MS },
-  );
-  if (expectedTier) {
-    assert.equal(await page.getByTestId("result-tier").textContent(), expectedTier);
-  }
-}
-
-async function status(page) {
-  return page.locator("#result .badge").getAttribute("data-status");
+/** A page of `server` (at `hash`, if given) with the tiers loaded. */
+function open(server, t, hash = "") {
+  return openPage(browser, server, t, hash);
 }
 
 describe("web page", () => {
@@ -107,6 +37,9 @@ describe("web page", () => {
       assert.match(await page.getByTestId(`health-${tier}`).getAttribute("class"), /\bup\b/);
       assert.equal(await page.locator(`#tier-${tier}`).isDisabled(), false);
     }
+    assert.equal(await page.getByTestId("access-off").textContent(), "access control off");
+    assert.equal(await page.locator("#key-dialog").isVisible(), false, "no key is asked for");
+    assert.equal(await page.locator("#experiment-run").isDisabled(), false);
     // The preview is asked for once the form settles.
     await page.locator("#route-preview").filter({ hasText: "auto → isolate" }).waitFor();
   });
