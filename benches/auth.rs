@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         let history = Arc::clone(&agent.state.workloads.history);
         let request = KeyRequest {
             tenant: "bench".into(),
-            scopes: Scopes::parse("run,read")?,
+            scopes: Scopes::parse("run,read").map_err(anyhow::Error::msg)?,
             expires_in: None,
             name: None,
         };
