@@ -114,10 +114,14 @@ async fn every_route_refuses_what_the_key_may_not_do() {
             .status
             .success()
     );
-    let agent = start(dir.path(), &[]);
+    let agent = start(dir.path(), &["--metrics-token", "scrape-me"]);
     agent
         .wait_until_every_tier_is_available_to(Some(&admin))
         .await;
+    let scraped = call(&agent, Method::GET, "/metrics", Some("scrape-me"), None).await;
+    assert_eq!(scraped.status(), 200, "the metrics token reads /metrics");
+    let scraped = call(&agent, Method::GET, "/v1/whoami", Some("scrape-me"), None).await;
+    assert_eq!(scraped.status(), 401, "and nothing else");
     let (status, workload) = run(&agent, &admin, wasm(TRIVIAL)).await;
     assert_eq!(status, 200, "{workload}");
     let workload_path = format!("/v1/workloads/{}", workload["id"].as_str().unwrap());
