@@ -1,11 +1,12 @@
 // Starts a real Vulcan agent (both tiers, SQLite in a temp dir, port 0) for the browser
 // tests, and stops it; API keys are made and revoked with the agent's own CLI on its store. The binary is built (or found up to date) with cargo first, in the
 // target directory cargo reports, so CARGO_TARGET_DIR is respected; the page is built into
-// web/dist too, so `npm test` alone never tests a page older than web/src.
+// web/dist too, unless it was built after its sources last changed, so `npm test` alone never
+// tests a page older than web/src (and each test file does not build it again).
 
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,13 +22,29 @@ const run = promisify(execFile);
 
 /** Builds the agent and the page; returns the path of the agent's binary. */
 export async function buildAgent() {
-  await run("npm", ["run", "--silent", "build", "--", "--logLevel", "warn"], { cwd: web, maxBuffer: 1 << 24 });
+  if (!(await pageIsBuilt())) {
+    await run("npm", ["run", "--silent", "build", "--", "--logLevel", "warn"], { cwd: web, maxBuffer: 1 << 24 });
+  }
   await run("cargo", ["build", "--quiet", "--bin", "vulcan"], { cwd: repo, maxBuffer: 1 << 24 });
   const { stdout } = await run("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
     cwd: repo,
     maxBuffer: 1 << 24,
   });
   return join(JSON.parse(stdout).target_directory, "debug", "vulcan");
+}
+
+/** Whether web/dist was built after every file it is built from last changed. */
+async function pageIsBuilt() {
+  const built = await stat(join(web, "dist", "index.html")).then((s) => s.mtimeMs, () => 0);
+  const src = await readdir(join(web, "src"), { recursive: true });
+  const sources = [
+    ...["index.html", "vite.config.ts", "tsconfig.json", "package.json", "package-lock.json"],
+    ...src.map((file) => join("src", file)),
+  ];
+  for (const file of sources) {
+    if ((await stat(join(web, file))).mtimeMs >= built) return false;
+  }
+  return true;
 }
 
 /**
