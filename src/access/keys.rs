@@ -131,9 +131,25 @@ pub fn hash(token: &str) -> String {
 }
 
 /// Whether `token` is the key whose stored hash is `hash_hex`, in time independent of where
-/// they differ.
+/// they differ (and without allocating: this is on every request's path).
 pub fn verify(token: &str, hash_hex: &str) -> bool {
-    bool::from(hash(token).as_bytes().ct_eq(hash_hex.as_bytes()))
+    let Some(stored) = unhex(hash_hex) else {
+        return false;
+    };
+    bool::from(digest(token).ct_eq(&stored))
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    let text = text.as_bytes();
+    if text.len() != 64 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut bytes = [0u8; 32];
+    for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(bytes)
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -141,7 +157,13 @@ fn digest(token: &str) -> [u8; 32] {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 0xf)] as char);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -155,6 +177,11 @@ mod tests {
         assert!(verify(&key.token, &key.hash));
         let other = generate().unwrap();
         assert!(!verify(&other.token, &key.hash));
+        assert!(!verify(&key.token, "not hex"));
+        assert_eq!(
+            unhex(&key.hash).map(|bytes| hex(&bytes)),
+            Some(key.hash.clone())
+        );
         assert_ne!(key.token, other.token);
         // 256 bits of secret, base64url: 43 characters.
         assert_eq!(key.token.len(), PREFIX.len() + 2 * ID_BYTES + 1 + 43);
