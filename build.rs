@@ -20,7 +20,13 @@ fn main() {
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let guest = root.join("engine-wasm");
-    for path in ["src", "Cargo.toml", "Cargo.lock", ".cargo/config.toml"] {
+    for path in [
+        "src",
+        "vendor",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", guest.join(path).display());
     }
     let target_dir = env::var_os("CARGO_TARGET_DIR")

@@ -208,6 +208,55 @@ fn corpus() -> Vec<Case> {
             input: json!(null),
             expect: json!({"status": "succeeded", "output": "fired"}),
         },
+        // Temporal: V8's own on the isolate tier; temporal-polyfill, run on first use, on wasm.
+        Case {
+            name: "Temporal dates, durations, instants and UTC zones",
+            code: "export default () => {\n\
+                   const date = Temporal.PlainDate.from('2026-12-07').add({ months: 1, days: 30 });\n\
+                   const span = Temporal.PlainDateTime.from('2026-01-31T08:00')\n\
+                     .until('2026-12-07T12:30', { largestUnit: 'month' });\n\
+                   const zoned = Temporal.ZonedDateTime.from('2026-03-29T00:30[UTC]').add({ hours: 25 });\n\
+                   const offset = Temporal.ZonedDateTime.from('2026-12-07T10:00+05:30[+05:30]');\n\
+                   return [date.toString(), date.dayOfWeek, span.toString(),\n\
+                     Temporal.Duration.from({ minutes: 1500 }).round({ largestUnit: 'day', relativeTo: '2026-01-01' }).toString(),\n\
+                     Temporal.Instant.fromEpochMilliseconds(1e12).toString(), zoned.toString(),\n\
+                     offset.toInstant().toString(), Temporal.PlainDate.compare('2026-01-01', date),\n\
+                     typeof Temporal.Now.instant().epochMilliseconds, Object.prototype.toString.call(Temporal)];\n\
+                   };",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": [
+                "2027-02-06", 6, "P10M7DT4H30M", "P1DT1H", "2001-09-09T01:46:40Z",
+                "2026-03-30T01:30:00+00:00[UTC]", "2026-12-07T04:30:00Z", -1, "number",
+                "[object Temporal]"]}),
+        },
+        Case {
+            name: "Temporal replaced before its first use",
+            code: "export default () => { globalThis.Temporal = 42; return Temporal; }",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": 42}),
+        },
+        Case {
+            name: "Atomics on typed arrays",
+            code: "export default () => {\n\
+                   const a = new Int32Array(2), b = new BigInt64Array(1), u = new Uint8Array(1);\n\
+                   const seen = [Atomics.store(a, 0, 5.7), Atomics.add(a, 0, 2), Atomics.sub(a, 0, 1),\n\
+                     Atomics.compareExchange(a, 0, 6, 9), Atomics.exchange(a, 1, -3), Atomics.or(a, 0, 6),\n\
+                     Atomics.and(a, 0, 12), Atomics.xor(a, 0, 1), Atomics.load(a, 0), Atomics.load(a, 1),\n\
+                     Atomics.add(u, 0, 300), u[0], String(Atomics.add(b, 0, 5n)), String(b[0]),\n\
+                     Atomics.notify(a, 0), Atomics.isLockFree(4),\n\
+                     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1)];\n\
+                   try { Atomics.load(a, 2); } catch (e) { seen.push(e.name); }\n\
+                   try { Atomics.add(new Float64Array(1), 0, 1); } catch (e) { seen.push(e.name); }\n\
+                   try { Atomics.wait(a, 0, 0); } catch (e) { seen.push(e.name); }\n\
+                   return seen;\n};",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded", "output": [
+                5, 5, 7, 6, 0, 9, 15, 12, 13, -3, 0, 44, "0", "5", 0, true, "not-equal",
+                "RangeError", "TypeError", "TypeError"]}),
+        },
         Case {
             name: "import is an error",
             code: "import { x } from './elsewhere.js';\nexport default () => x;",
@@ -240,4 +289,31 @@ async fn every_tier_keeps_the_workload_contract() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `GET /v1/backends` lists each tier's notable globals; a workload on that tier sees exactly
+/// those it says it has (full or partial) and none of those it says it lacks.
+#[tokio::test]
+async fn each_tier_lists_the_language_features_a_workload_finds() {
+    let backends: Value = reqwest::get(shared().url("/v1/backends"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for tier in backends["backends"].as_array().unwrap() {
+        let kind = tier["kind"].as_str().unwrap();
+        let features = tier["capabilities"]["features"].as_array().unwrap();
+        assert!(features.len() >= 10, "{kind}: {features:?}");
+        let names: Vec<&str> = features
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        let code = "export default (names) => names.map((name) => typeof globalThis[name] !== 'undefined')";
+        let answer = run_on(shared(), kind, code, json!({"input": names})).await;
+        for (feature, found) in features.iter().zip(answer["output"].as_array().unwrap()) {
+            let listed = feature["support"] != "none";
+            assert_eq!(found.as_bool(), Some(listed), "{kind}: {feature}");
+        }
+    }
 }

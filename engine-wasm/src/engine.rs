@@ -1,4 +1,5 @@
-//! The instance's one QuickJS runtime and context, with the prelude installed.
+//! The instance's one QuickJS runtime and context, with the prelude installed, `Atomics`
+//! (`atomics.js`) and a lazy `Temporal` (`temporal.js`).
 //!
 //! Built once, by `wizer.initialize` before the snapshot or lazily on first use, and never
 //! dropped: the instance is thrown away after its one workload, so nothing is freed.
@@ -22,6 +23,9 @@ use crate::console::{Logs, emit_function};
 pub const JS_MAX_STACK_BYTES: usize = 1 << 20;
 
 const PRELUDE: &str = include_str!("prelude.js");
+const ATOMICS: &str = include_str!("atomics.js");
+const TEMPORAL: &str = include_str!("temporal.js");
+const TEMPORAL_POLYFILL: &str = include_str!("../vendor/temporal-polyfill/global.js");
 
 pub struct Engine {
     pub context: Context,
@@ -65,12 +69,25 @@ fn install<'js>(
     ctx: &Ctx<'js>,
     logs: Rc<RefCell<Logs>>,
 ) -> rquickjs::Result<Persistent<Object<'static>>> {
-    let mut options = EvalOptions::default();
-    options.strict = true;
-    options.filename = Some("prelude.js".to_owned());
-    let install: Function = ctx.eval_with_options(PRELUDE, options)?;
+    let install: Function = ctx.eval_with_options(PRELUDE, script("prelude.js"))?;
     let emit = emit_function(ctx, logs)?;
     let defer = Function::new(ctx.clone(), |callback: Function<'js>| callback.defer(()))?;
     let hooks: Object = install.call((emit, defer))?;
+    let atomics: Function = ctx.eval_with_options(ATOMICS, script("atomics.js"))?;
+    atomics.call::<_, ()>(())?;
+    // Compiled now, into the snapshot; run on the first access to `Temporal`.
+    let factory: Function = ctx.eval_with_options(
+        format!("(function (Intl) {{\n{TEMPORAL_POLYFILL}\n}})"),
+        script("temporal-polyfill.js"),
+    )?;
+    let temporal: Function = ctx.eval_with_options(TEMPORAL, script("temporal.js"))?;
+    temporal.call::<_, ()>((factory,))?;
     Ok(Persistent::save(ctx, hooks))
+}
+
+fn script(name: &str) -> EvalOptions {
+    let mut options = EvalOptions::default();
+    options.strict = true;
+    options.filename = Some(name.to_owned());
+    options
 }

@@ -8,6 +8,9 @@
 //! - `protocol`: the request and response JSON.
 //! - `engine`: the QuickJS runtime and context with the prelude installed, built once.
 //! - `prelude.js`: the workload's globals (console, virtual timers, seeded `Math.random`).
+//! - `atomics.js`: `Atomics` for the one-threaded guest; `temporal.js`: `Temporal` from the
+//!   vendored polyfill (`vendor/temporal-polyfill/`), compiled into the snapshot, run on first
+//!   access.
 //! - `run`: one workload: evaluate, check the contract, settle, serialise.
 //! - `console`: the bounded sink behind `console.*`.
 //! - `failure`: thrown values as the error the host reports.

@@ -298,6 +298,55 @@ pub struct Capabilities {
     /// Workloads that ask for none are unmetered (only the timeout applies).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fuel_max: Option<u64>,
+    /// Notable parts of the JavaScript environment where the tiers differ, and whether this
+    /// one has each (the contract corpus checks the list against a workload's view).
+    pub features: Vec<LanguageFeature>,
+}
+
+/// A global a workload may look for, and how much of it the tier provides.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, ToSchema)]
+pub struct LanguageFeature {
+    /// The global it is reached by (`Temporal`, `Intl`, …).
+    pub name: &'static str,
+    pub support: Support,
+    /// What `partial` support leaves out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Support {
+    Full,
+    Partial,
+    /// The global is absent.
+    None,
+}
+
+impl LanguageFeature {
+    pub const fn full(name: &'static str) -> Self {
+        LanguageFeature {
+            name,
+            support: Support::Full,
+            note: None,
+        }
+    }
+
+    pub const fn partial(name: &'static str, note: &'static str) -> Self {
+        LanguageFeature {
+            name,
+            support: Support::Partial,
+            note: Some(note),
+        }
+    }
+
+    pub const fn none(name: &'static str) -> Self {
+        LanguageFeature {
+            name,
+            support: Support::None,
+            note: None,
+        }
+    }
 }
 
 /// Whether a tier can take work now, and why not.

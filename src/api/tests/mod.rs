@@ -55,6 +55,7 @@ impl Backend for FakeBackend {
                 max: 128,
             },
             fuel_max: Some(1000),
+            features: vec![],
         }
     }
 

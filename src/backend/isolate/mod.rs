@@ -66,8 +66,8 @@ use self::protocol::{Answer, Job, RunAnswer, RunHead, Served};
 use self::retirement::{Retirement, Verdict};
 use self::sandbox::Sandbox;
 use super::{
-    Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
-    WorkloadError,
+    Backend, BackendKind, Capabilities, Health, Language, LanguageFeature, LimitRange, Outcome,
+    Status, Workload, WorkloadError,
 };
 use crate::error::{Error, Result};
 use crate::typescript;
@@ -452,6 +452,21 @@ fn ms(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
 }
 
+/// V8's environment in a Deno Web Worker with no permissions.
+const FEATURES: [LanguageFeature; 11] = [
+    LanguageFeature::full("Temporal"),
+    LanguageFeature::full("Atomics"),
+    LanguageFeature::full("SharedArrayBuffer"),
+    LanguageFeature::full("BigInt"),
+    LanguageFeature::full("WeakRef"),
+    LanguageFeature::full("Intl"),
+    LanguageFeature::full("WebAssembly"),
+    LanguageFeature::full("structuredClone"),
+    LanguageFeature::full("TextEncoder"),
+    LanguageFeature::full("URL"),
+    LanguageFeature::full("crypto"),
+];
+
 #[async_trait]
 impl Backend for IsolateBackend {
     fn kind(&self) -> BackendKind {
@@ -465,6 +480,7 @@ impl Backend for IsolateBackend {
             timeout_ms: self.config.timeout_ms,
             memory_mb: self.config.memory_mb,
             fuel_max: None,
+            features: FEATURES.to_vec(),
         }
     }
 

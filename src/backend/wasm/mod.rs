@@ -25,7 +25,8 @@ use run::Runner;
 use ticker::EpochTicker;
 
 use crate::backend::{
-    Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
+    Backend, BackendKind, Capabilities, Health, Language, LanguageFeature, LimitRange, Outcome,
+    Status, Workload,
 };
 use crate::error::{Error, Result};
 use crate::typescript;
@@ -80,6 +81,7 @@ impl WasmBackend {
             timeout_ms: config.timeout_ms,
             memory_mb,
             fuel_max: config.metering.then_some(config.max_fuel),
+            features: FEATURES.to_vec(),
         };
         tracing::info!(
             allocator = allocator.as_str(),
@@ -105,6 +107,29 @@ fn initial_memory_mb(module: &wasmtime::Module) -> u64 {
         .sum();
     bytes.div_ceil(1 << 20)
 }
+
+/// QuickJS-ng's environment, with the guest's `Atomics` and lazy `Temporal`
+/// (engine-wasm/src/atomics.js, temporal.js); no Web APIs beyond console and timers.
+const FEATURES: [LanguageFeature; 11] = [
+    LanguageFeature::partial(
+        "Temporal",
+        "temporal-polyfill 1.0.9, run on first use (~4 ms): ISO calendar; UTC and fixed-offset \
+         time zones only (a named zone is a RangeError), no locale formatting",
+    ),
+    LanguageFeature::partial(
+        "Atomics",
+        "one thread: Atomics.wait cannot block (it throws unless the value differs)",
+    ),
+    LanguageFeature::full("SharedArrayBuffer"),
+    LanguageFeature::full("BigInt"),
+    LanguageFeature::full("WeakRef"),
+    LanguageFeature::none("Intl"),
+    LanguageFeature::none("WebAssembly"),
+    LanguageFeature::none("structuredClone"),
+    LanguageFeature::none("TextEncoder"),
+    LanguageFeature::none("URL"),
+    LanguageFeature::none("crypto"),
+];
 
 #[async_trait]
 impl Backend for WasmBackend {
