@@ -42,6 +42,21 @@ fn main() -> anyhow::Result<()> {
         .await?;
         record_line("vulcan-wasm-backend", "trivial", 1, LATENCY_RUNS, direct);
 
+        let temporal = workload(
+            "export default () => Temporal.PlainDate.from('2026-12-07').add({ days: 1 }).toString();",
+            "null",
+        );
+        latency_row(
+            "wasm backend, first use of Temporal (the polyfill runs, fresh instance each)",
+            LATENCY_RUNS / 10,
+            || {
+                let backend = Arc::clone(&metered);
+                let workload = temporal.clone();
+                async move { backend.execute(workload).await.map(|o| o.status) }
+            },
+        )
+        .await?;
+
         let mut inside = Vec::new();
         for _ in 0..LATENCY_RUNS {
             inside.push(metered.execute(trivial.clone()).await?.duration_ms);
