@@ -26,6 +26,8 @@
 //! - [`api`]: the axum router, handlers, the API's bodies (the answer's
 //!   [`api::WorkloadRecord`] is built from a stored record), OpenAPI description and error
 //!   mapping.
+//! - [`connections`]: clients' connections: the accept loop, header/idle/body timeouts, caps
+//!   on open connections per agent and per client address.
 //! - [`server`]: wiring shared by `main` and the tests.
 //! - [`cli`]: `vulcan run`, a client for scripts.
 
@@ -35,6 +37,7 @@ pub mod api;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod cpu_time;
 pub mod error;
 pub mod experiment;

@@ -33,21 +33,27 @@ async fn serve(args: vulcan::config::ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "vulcan listening");
     let drain = Duration::from_millis(args.drain_ms);
+    let signal = shutdown_signal();
     let shutdown = {
         let state = state.clone();
-        async move { vulcan::server::drain_after(&state, shutdown_signal(), drain).await }
+        async move { vulcan::server::drain_after(&state, signal, drain).await }
     };
-    vulcan::server::serve(listener, state, shutdown).await?;
+    vulcan::server::serve(listener, state, args.connections, shutdown).await;
     tracing::info!("vulcan stopped");
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
+/// Resolves on SIGTERM or SIGINT; the handlers are installed at the call, so a signal that
+/// comes before the future is first polled is not the default (the process's death).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }

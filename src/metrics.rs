@@ -30,6 +30,9 @@ pub const QUEUE_WAIT: &str = "vulcan_queue_wait_seconds";
 pub const LEASES_REAPED_TOTAL: &str = "vulcan_leases_reaped_total";
 pub const LATE_FINISHES_TOTAL: &str = "vulcan_late_finishes_dropped_total";
 pub const WEBHOOK_DELIVERIES_TOTAL: &str = "vulcan_webhook_deliveries_total";
+pub const CONNECTIONS_OPEN: &str = "vulcan_connections_open";
+pub const CONNECTIONS_REFUSED_TOTAL: &str = "vulcan_connections_refused_total";
+pub const CONNECTIONS_TIMED_OUT_TOTAL: &str = "vulcan_connections_timed_out_total";
 
 /// Seconds, from 50 µs to ~30 s.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -59,6 +62,13 @@ pub struct Metrics {
     pub late_finishes: IntCounter,
     /// Attempts to POST results to callbacks, by outcome (`delivered`, `failed`, `gave_up`).
     pub webhook_deliveries: IntCounterVec,
+    /// Clients' connections open now.
+    pub connections_open: IntGauge,
+    /// Connections accepted and closed at once, by the cap they were over
+    /// (`max_connections`, `max_connections_per_client`).
+    pub connections_refused: IntCounterVec,
+    /// Requests too slow to arrive, by what was late (`header`, `idle`, `body`).
+    pub connections_timed_out: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -173,6 +183,22 @@ impl Metrics {
             "Attempts to POST results to callbacks, by outcome: delivered, failed, gave_up.",
             &["outcome"],
         );
+        let connections_open = register(
+            &registry,
+            IntGauge::new(CONNECTIONS_OPEN, "Clients' connections open now.").expect("valid gauge"),
+        );
+        let connections_refused = counter(
+            CONNECTIONS_REFUSED_TOTAL,
+            "Connections accepted and closed at once, by the cap they were over: \
+             max_connections, max_connections_per_client.",
+            &["reason"],
+        );
+        let connections_timed_out = counter(
+            CONNECTIONS_TIMED_OUT_TOTAL,
+            "Connections closed (header, idle) or requests answered 408 (body) because the \
+             client was too slow, by what was late.",
+            &["phase"],
+        );
         Metrics {
             registry,
             workloads,
@@ -191,6 +217,9 @@ impl Metrics {
             leases_reaped,
             late_finishes,
             webhook_deliveries,
+            connections_open,
+            connections_refused,
+            connections_timed_out,
         }
     }
 

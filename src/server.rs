@@ -16,7 +16,8 @@ use crate::api::{self, AppState};
 use crate::backend::Backend;
 use crate::backend::isolate::{IsolateBackend, IsolateConfig, PoolSettings};
 use crate::backend::wasm::{WasmBackend, WasmConfig};
-use crate::config::ServeArgs;
+use crate::config::{ConnectionArgs, ServeArgs};
+use crate::connections;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
 use crate::store;
@@ -124,14 +125,15 @@ pub async fn drain_after(state: &AppState, signal: impl Future<Output = ()>, dra
     }
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then stops the tiers and the
-/// history writer (after in-flight requests have been answered and every accepted workload
-/// has been recorded).
+/// Serves the API on `listener`, its clients' connections held to `connections`, until
+/// `shutdown` resolves, then stops the tiers and the history writer (after in-flight requests
+/// have been answered and every accepted workload has been recorded).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+    connections: ConnectionArgs,
+    shutdown: impl Future<Output = ()>,
+) {
     let app = api::router(state.clone());
     let runner = tokio::spawn(
         state
@@ -141,9 +143,14 @@ pub async fn serve(
     );
     let upkeep = tokio::spawn(state.workloads.clone().upkeep());
     let deliverer = tokio::spawn(state.workloads.clone().deliver_webhooks());
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    connections::serve(
+        listener,
+        app,
+        &connections,
+        &state.workloads.metrics,
+        shutdown,
+    )
+    .await;
     let in_flight = state.admission.in_flight();
     if in_flight > 0 {
         tracing::info!(in_flight, "waiting for workloads whose clients hung up");
@@ -157,5 +164,4 @@ pub async fn serve(
         backend.shutdown().await;
     }
     state.workloads.history.close();
-    served
 }

@@ -96,6 +96,9 @@ async fn behind_haproxy(extra: &[&str]) -> (Vec<tempfile::TempDir>, Vec<Agent>, 
         &url,
         "--isolate-host-dir",
         "/nonexistent/isolate-host",
+        // As deployed behind a balancer: every connection comes from HAProxy.
+        "--max-connections-per-client",
+        "0",
     ];
     flags.extend_from_slice(extra);
     let agents: Vec<Agent> = dirs

@@ -46,6 +46,7 @@ pub async fn start_agent(data: &Path) -> anyhow::Result<Agent> {
     tokio::spawn(vulcan::server::serve(
         listener,
         state.clone(),
+        args.connections.clone(),
         std::future::pending(),
     ));
     Ok(Agent { args, state, url })

@@ -111,6 +111,7 @@ pub struct RouteQuery {
     responses(
         (status = 200, description = "The tier that would run it, and why", body = Route),
         (status = 400, description = "Malformed request or policy, limits out of range, or fuel asked of a tier that cannot meter it", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `--body-read-timeout-ms`; the connection is then closed", body = ErrorBody),
         (status = 413, description = "Body over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
         (status = 422, description = "The routing policy names no tier that could ever run it", body = ErrorBody),

@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::access::quotas::RateState;
+use crate::connections::BodyTimeout;
 use crate::error::Error;
 
 /// Seconds a client is asked to wait after a 429.
@@ -101,6 +102,13 @@ impl From<Error> for AppError {
 
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
+        if let Some(timeout) = BodyTimeout::find(&rejection) {
+            return AppError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                timeout.to_string(),
+            );
+        }
         let (status, code) = match &rejection {
             JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
             JsonRejection::JsonDataError(_) => (StatusCode::BAD_REQUEST, "invalid_request"),

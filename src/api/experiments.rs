@@ -73,6 +73,7 @@ pub struct HistorySlice {
     responses(
         (status = 200, description = "Per policy: tiers chosen, latency, statuses, CPU time", body = RoutingReport),
         (status = 400, description = "Malformed request or policy, or too many runs", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `--body-read-timeout-ms`; the connection is then closed", body = ErrorBody),
         (status = 413, description = "Body over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
         (status = 429, description = "Too many workloads in flight; see Retry-After", body = ErrorBody),

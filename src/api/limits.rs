@@ -41,6 +41,7 @@ pub struct LimitsExperiment {
     responses(
         (status = 200, description = "What stopped each run; fuel and time with their spread", body = LimitsReport),
         (status = 400, description = "Malformed request, or a limit out of the wasm tier's range", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `--body-read-timeout-ms`; the connection is then closed", body = ErrorBody),
         (status = 413, description = "Body, code or input over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
         (status = 429, description = "Too many workloads in flight; see Retry-After", body = ErrorBody),

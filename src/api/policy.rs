@@ -49,6 +49,7 @@ pub async fn policy_get(State(state): State<AppState>) -> Json<PolicyResponse> {
     responses(
         (status = 200, description = "Installed; workloads routed from now on follow it. A restart goes back to `--policy`.", body = PolicyResponse),
         (status = 400, description = "The policy does not parse or validate; the installed one is kept", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `--body-read-timeout-ms`; the connection is then closed", body = ErrorBody),
         (status = 413, description = "Body over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
     )

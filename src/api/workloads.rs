@@ -42,6 +42,7 @@ const MAX_LIST_LIMIT: u32 = 500;
         (status = 200, description = "The workload ran; `status` says how it ended", body = WorkloadRecord),
         (status = 202, description = "Queued, or still running (a retried key); `Location` says where to ask", body = WorkloadRecord),
         (status = 400, description = "Malformed JSON, unknown fields or values, out-of-range limits", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within `--body-read-timeout-ms`; the connection is then closed", body = ErrorBody),
         (status = 413, description = "Body, code or input over its size limit", body = ErrorBody),
         (status = 415, description = "Content type is not application/json", body = ErrorBody),
         (status = 422, description = "The routing policy names no tier that could ever run it", body = ErrorBody),

@@ -62,11 +62,10 @@ impl TestServer {
                 ready_tx
                     .send(listener.local_addr().expect("addr"))
                     .expect("ready");
-                vulcan::server::serve(listener, state, async {
+                vulcan::server::serve(listener, state, args.connections, async {
                     let _ = stop_rx.await;
                 })
-                .await
-                .expect("serve");
+                .await;
             });
         });
         let addr = ready_rx.recv().expect("server started");

@@ -19,6 +19,7 @@ use crate::backend::{
     Backend, BackendKind, Capabilities, Health, Language, LimitRange, Outcome, Status, Workload,
 };
 use crate::config::Cli;
+use crate::connections::BodyTimeout;
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::policy::PolicySlot;
@@ -185,6 +186,33 @@ async fn code_over_its_cap_is_413() {
     assert_eq!(
         body["error"]["message"],
         "code is 101 bytes, over the limit of 100"
+    );
+}
+
+#[tokio::test]
+async fn a_body_past_its_deadline_is_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path(), None, 4);
+    // What the connection's deadline makes of a body still arriving when it passes.
+    let late: [Result<http_body::Frame<bytes::Bytes>, BodyTimeout>; 2] = [
+        Ok(http_body::Frame::data(bytes::Bytes::from_static(
+            b"{\"code\": ",
+        ))),
+        Err(BodyTimeout { timeout_ms: 30_000 }),
+    ];
+    let body = http_body_util::StreamBody::new(futures_util::stream::iter(late));
+    let request = Request::post("/v1/workloads")
+        .header("content-type", "application/json")
+        .body(Body::new(body))
+        .unwrap();
+    let response = router(state).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"]["code"], "request_timeout");
+    assert_eq!(
+        body["error"]["message"],
+        "the request body did not arrive within 30000 ms"
     );
 }
 
