@@ -466,15 +466,17 @@ async fn overload_is_429_with_retry_after() {
     let busy = {
         let url = server.url("/v1/workloads");
         tokio::spawn(async move {
-            reqwest::Client::new()
-                .post(url)
-                .json(&json!({"code": "export default () => { while (true) {} }", "isolation": "wasm", "timeout_ms": 5000}))
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
+            let http = reqwest::Client::new();
+            let body = json!({"code": "export default () => { while (true) {} }", "isolation": "wasm", "timeout_ms": 5000});
+            // The queue runner holds a place while it polls the (empty) queue, so even this
+            // first request can be refused: it is sent again until it gets the place.
+            loop {
+                let response = http.post(&url).json(&body).send().await.unwrap();
+                if response.status() != 429 {
+                    return response.json::<Value>().await.unwrap();
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
         })
     };
     // Wait for the signal that the busy workload holds the only place.
