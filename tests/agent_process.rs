@@ -60,7 +60,8 @@ async fn sigterm_lets_running_workloads_finish_and_records_every_one() {
     let url = agent.url("/v1/workloads");
     // One isolate host and two wasm threads: the workloads queue. Those whose clients wait
     // for their answers are sent first; the last two, sent once those are in flight, hang up
-    // after 200 ms and so are still queued or running when the agent is told to stop.
+    // once they are in flight too, and so are still queued or running when the agent is told
+    // to stop.
     let tier = |tag: usize| ["wasm", "isolate"][tag % 2];
     let waiting: Vec<_> = (0..4)
         .map(|tag| {
@@ -69,21 +70,18 @@ async fn sigterm_lets_running_workloads_finish_and_records_every_one() {
         })
         .collect();
     agent.wait_for_in_flight(4).await;
-    let hung_up: Vec<_> = (4..6)
+    let hanging_up: Vec<_> = (4..6)
         .map(|tag| {
             let (url, body) = (url.clone(), busy(tier(tag), 800, tag));
-            tokio::spawn(async move {
-                let client = reqwest::Client::builder()
-                    .timeout(Duration::from_millis(200))
-                    .build()
-                    .unwrap();
-                let hung_up = client.post(url).json(&body).send().await;
-                assert!(hung_up.is_err(), "expected the client to give up first");
-            })
+            tokio::spawn(async move { post(&reqwest::Client::new(), &url, &body).await })
         })
         .collect();
     agent.wait_for_in_flight(6).await;
-    join_all(hung_up).await;
+    for client in hanging_up {
+        // Dropping the request mid-flight closes its connection: the client hangs up.
+        client.abort();
+        assert!(client.await.unwrap_err().is_cancelled(), "it had no answer yet");
+    }
 
     let exit = tokio::task::spawn_blocking(move || agent.terminate())
         .await
