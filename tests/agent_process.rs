@@ -80,7 +80,10 @@ async fn sigterm_lets_running_workloads_finish_and_records_every_one() {
     for client in hanging_up {
         // Dropping the request mid-flight closes its connection: the client hangs up.
         client.abort();
-        assert!(client.await.unwrap_err().is_cancelled(), "it had no answer yet");
+        assert!(
+            client.await.unwrap_err().is_cancelled(),
+            "it had no answer yet"
+        );
     }
 
     let exit = tokio::task::spawn_blocking(move || agent.terminate())
