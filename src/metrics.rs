@@ -118,8 +118,11 @@ impl Metrics {
             &[],
         )
         .with_label_values(&[] as &[&str]);
-        let fuel_opts = HistogramOpts::new(WASM_FUEL_CONSUMED, "Fuel consumed by wasm workloads.")
-            .buckets(prometheus::exponential_buckets(1e4, 10.0, 9).expect("valid buckets"));
+        let fuel_opts = HistogramOpts::new(
+            WASM_FUEL_CONSUMED,
+            "Fuel consumed by wasm workloads that ran metered (with a fuel budget).",
+        )
+        .buckets(prometheus::exponential_buckets(1e4, 10.0, 9).expect("valid buckets"));
         let fuel = register(
             &registry,
             Histogram::with_opts(fuel_opts).expect("valid histogram"),
@@ -233,7 +236,9 @@ impl Metrics {
             .observe(outcome.duration_ms / 1000.0);
         match &outcome.metadata {
             Some(Metadata::Wasm(wasm)) => {
-                self.fuel.observe(wasm.fuel_consumed as f64);
+                if wasm.metered {
+                    self.fuel.observe(wasm.fuel_consumed as f64);
+                }
                 self.instantiate.observe(wasm.instantiate_ms / 1000.0);
             }
             Some(Metadata::Isolate(isolate)) => {

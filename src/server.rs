@@ -51,7 +51,6 @@ pub async fn build_state(args: &ServeArgs) -> anyhow::Result<AppState> {
         timeout_ms: args.limits.timeout_ms_range(),
         memory_mb: args.limits.memory_mb_range(),
         max_fuel: args.limits.max_fuel,
-        metering: true,
     };
     let wasm = tokio::task::spawn_blocking(move || WasmBackend::start(wasm_config))
         .await

@@ -340,10 +340,12 @@ async fn backends_describe_both_tiers_with_limits() {
     let wasm = backends.iter().find(|b| b["kind"] == "wasm").unwrap();
     assert_eq!(wasm["available"], true);
     assert_eq!(wasm["capabilities"]["meters_fuel"], true);
+    assert_eq!(wasm["capabilities"]["unmetered_without_fuel"], true);
     assert_eq!(wasm["capabilities"]["timeout_ms"]["default"], 2000);
     let isolate = backends.iter().find(|b| b["kind"] == "isolate").unwrap();
     assert_eq!(isolate["available"], true, "{isolate}");
     assert_eq!(isolate["capabilities"]["meters_fuel"], false);
+    assert_eq!(isolate["capabilities"]["unmetered_without_fuel"], false);
     assert!(isolate["capabilities"].get("fuel_max").is_none());
 
     let (_, body) = get(broken_isolate(), "/v1/backends").await;

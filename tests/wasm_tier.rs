@@ -20,10 +20,9 @@ async fn wasm_trivial_workload_returns_output_and_metadata() {
     assert_eq!(answer["route_reason"], "requested");
     let metadata = &answer["metadata"];
     assert_eq!(metadata["tier"], "wasm");
-    assert!(
-        metadata["fuel_consumed"].as_u64().unwrap() > 0,
-        "{metadata}"
-    );
+    // No fuel budget asked: the build without fuel counting ran.
+    assert_eq!(metadata["metered"], false, "{metadata}");
+    assert_eq!(metadata["fuel_consumed"], 0, "{metadata}");
     assert!(
         metadata["memory_peak_bytes"].as_u64().unwrap() > 0,
         "{metadata}"
@@ -33,6 +32,23 @@ async fn wasm_trivial_workload_returns_output_and_metadata() {
         "{metadata}"
     );
     assert!(answer["id"].as_str().is_some_and(|id| !id.is_empty()));
+}
+
+#[tokio::test]
+async fn wasm_workload_with_a_fuel_budget_runs_metered() {
+    let code = "export default (input) => input.a + input.b";
+    let answer = run_wasm(
+        shared(),
+        code,
+        json!({"input": {"a": 2, "b": 3}, "fuel": 1_000_000_000u64}),
+    )
+    .await;
+    assert_eq!(answer["status"], "succeeded", "{answer}");
+    assert_eq!(answer["output"], 5);
+    let metadata = &answer["metadata"];
+    assert_eq!(metadata["metered"], true, "{metadata}");
+    let fuel = metadata["fuel_consumed"].as_u64().unwrap();
+    assert!((1..1_000_000_000).contains(&fuel), "{metadata}");
 }
 
 #[tokio::test]

@@ -10,11 +10,23 @@
  * processes' (isolate hosts: bwrap → deno) peak total (`hosts_rss_mb`), sampled every 200 ms
  * from /proc, and one `idle` line per tier gives the memory before any workload.
  * On the isolate tier, trivial is also run paced (`vulcan-isolate-http-paced`, see `paced`).
+ * On the wasm tier every line also gives `in_tier_p50_ms` (the records' `duration_ms`), json and
+ * fib25 run a second time with a fuel budget (`vulcan-wasm-http-fuel`: the metered module), and
+ * trivial runs paced 20 ms apart next to the agent's own `GET /healthz` paced the same way
+ * (`vulcan-wasm-http-paced20`, `vulcan-healthz-paced20`; issue 19).
  * `VULCAN_TIERS` (optional): `wasm,isolate` by default.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { RawHttpClient } from "./raw-http.mjs";
-import { emit, runSystem, SCALE, summary, WORKLOAD_NAMES, WORKLOADS } from "./common.mjs";
+import {
+  emit,
+  percentile,
+  runSystem,
+  SCALE,
+  summary,
+  WORKLOAD_NAMES,
+  WORKLOADS,
+} from "./common.mjs";
 
 const BASE = process.env.VULCAN_URL;
 if (!BASE) throw new Error("VULCAN_URL is not set");
@@ -22,6 +34,9 @@ const PID = process.env.VULCAN_PID ? Number(process.env.VULCAN_PID) : null;
 const TIERS = (process.env.VULCAN_TIERS ?? "wasm,isolate").split(",");
 const PACE_MS = 150;
 const PACED_RUNS = 30;
+/** The wasm tier's paced comparison with `/healthz` (issue 19): gap and runs. */
+const WASM_PACE_MS = 20;
+const WASM_PACED_RUNS = 150;
 const client = new RawHttpClient(BASE);
 const url = new URL("/v1/workloads", BASE);
 
@@ -78,15 +93,24 @@ for (const tier of TIERS) {
   const info = backends.find((backend) => backend.kind === tier);
   if (!info?.available) throw new Error(`tier ${tier} is not available: ${JSON.stringify(info)}`);
   const timeoutMs = info.capabilities.timeout_ms.max;
-  const body = (spec) =>
+  const body = (spec, fuel = null) =>
     `{"code":${JSON.stringify(spec.code)},"input":${spec.input},"isolation":"${tier}",` +
-    `"language":"${spec.language}","timeout_ms":${timeoutMs}}`;
+    `"language":"${spec.language}","timeout_ms":${timeoutMs}` +
+    (fuel == null ? "}" : `,"fuel":${fuel}}`);
+  /** `duration_ms` of every answer since the cell began: the time inside the tier. */
+  let inTier = [];
   const runOne = async (payload) => {
     const answer = await request("POST", url.pathname, payload);
     if (answer.status !== "succeeded") {
       throw new Error(`${system}: ${JSON.stringify(answer).slice(0, 400)}`);
     }
+    inTier.push(answer.duration_ms);
     return JSON.stringify(answer.output);
+  };
+  const inTierExtra = () => {
+    const sorted = inTier.slice(3).sort((a, b) => a - b); // less the 3 warm-up runs
+    inTier = [];
+    return { in_tier_p50_ms: Math.round(percentile(sorted, 0.5) * 1000) / 1000 };
   };
 
   if (PID) {
@@ -113,7 +137,8 @@ for (const tier of TIERS) {
 
   await runSystem(system, (workload) => {
     const payload = body(WORKLOADS[workload]);
-    if (!PID) return { runOne: () => runOne(payload) };
+    inTier = [];
+    if (!PID) return { runOne: () => runOne(payload), extra: inTierExtra };
     let peak = { agent: 0, hosts: 0 };
     const sampleTree = () => {
       const tree = processTreeRss(PID);
@@ -128,11 +153,40 @@ for (const tier of TIERS) {
       runOne: () => runOne(payload),
       sample: () => peak.agent,
       rssOf: "agent process, peak",
-      extra: () => ({ hosts_rss_mb: round1(peak.hosts) }),
+      extra: () => ({ hosts_rss_mb: round1(peak.hosts), ...inTierExtra() }),
       close: () => clearInterval(timer),
     };
   });
   if (tier === "isolate" && WORKLOAD_NAMES.includes("trivial")) emit(await paced(runOne, body));
+  if (tier === "wasm") {
+    // The same cells with a fuel budget, which selects the metered module.
+    const fuel = info.capabilities.fuel_max;
+    await runSystem(`${system}-fuel`, (workload) => {
+      if (workload === "trivial" || workload === "ts_trivial") return "trivial: see vulcan-wasm-http";
+      const payload = body(WORKLOADS[workload], fuel);
+      inTier = [];
+      return { runOne: () => runOne(payload), extra: inTierExtra };
+    });
+    if (WORKLOAD_NAMES.includes("trivial")) {
+      const payload = body(WORKLOADS.trivial);
+      const healthz = async () => {
+        const { status } = await client.request("GET", "/healthz");
+        if (status !== 200) throw new Error(`GET /healthz: ${status}`);
+      };
+      // Alternated, so both see the same machine.
+      for (let round = 0; round < 2; round++) {
+        emit(await pacedEvery("vulcan-healthz-paced20", WASM_PACE_MS, WASM_PACED_RUNS, healthz));
+        emit(
+          await pacedEvery(
+            "vulcan-wasm-http-paced20",
+            WASM_PACE_MS,
+            WASM_PACED_RUNS,
+            () => runOne(payload),
+          ),
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -140,27 +194,32 @@ for (const tier of TIERS) {
  * each finds the host's warm worker ready (back to back, each waits for its replacement to be
  * made). Latency only: throughput is set by the pacing.
  */
-async function paced(runOne, body) {
+function paced(runOne, body) {
   const payload = body(WORKLOADS.trivial);
-  await runOne(payload);
+  return pacedEvery("vulcan-isolate-http-paced", PACE_MS, PACED_RUNS, () => runOne(payload));
+}
+
+/** `call()` at concurrency 1, `paceMs` after the previous one ended; a latency line. */
+async function pacedEvery(system, paceMs, runs, call) {
+  await call();
   const latencies = [];
   const t0 = performance.now();
-  for (let i = 0; i < Math.max(10, Math.round(PACED_RUNS * SCALE)); i++) {
-    await new Promise((resolve) => setTimeout(resolve, PACE_MS));
+  for (let i = 0; i < Math.max(10, Math.round(runs * SCALE)); i++) {
+    await new Promise((resolve) => setTimeout(resolve, paceMs));
     const begun = performance.now();
-    await runOne(payload);
+    await call();
     latencies.push(performance.now() - begun);
   }
   const line = summary({
-    system: "vulcan-isolate-http-paced",
+    system,
     workload: "trivial",
     concurrency: 1,
     latencies,
     elapsedMs: performance.now() - t0,
-    extra: { pace_ms: PACE_MS },
+    extra: { pace_ms: paceMs },
   });
   line.throughput_per_s = null;
-  console.error(`vulcan-isolate-http-paced trivial c=1: p50 ${line.p50_ms} ms (${line.runs} runs)`);
+  console.error(`${system} trivial c=1: p50 ${line.p50_ms} ms (${line.runs} runs)`);
   return line;
 }
 client.close();

@@ -8,7 +8,7 @@ use axum::extract::State;
 
 use super::error::{AppError, ErrorBody};
 use super::state::AppState;
-use crate::backend::{Language, Metadata, Status};
+use crate::backend::{BackendKind, Language, Metadata, Status};
 use crate::error::Error;
 use crate::experiment::calibration::{Calibration, REFERENCE};
 use crate::router::Isolation;
@@ -51,8 +51,13 @@ pub async fn calibrate(State(state): State<AppState>) -> Result<Json<Calibration
     Ok(Json(calibration))
 }
 
-/// One run of `code` on the wasm tier: its fuel, and the time of the call itself.
+/// One run of `code` on the wasm tier: its fuel, and the time of the call itself. It asks for
+/// the tier's largest fuel budget: only workloads with a budget run metered.
 async fn measure(state: &AppState, code: &str) -> Result<(u64, f64), Error> {
+    let fuel = state
+        .workloads
+        .backend(BackendKind::Wasm)
+        .and_then(|wasm| wasm.capabilities().fuel_max);
     let request = WorkloadRequest {
         code: code.to_owned(),
         language: Language::Javascript,
@@ -60,7 +65,7 @@ async fn measure(state: &AppState, code: &str) -> Result<(u64, f64), Error> {
         isolation: Isolation::Wasm,
         timeout_ms: None,
         memory_mb: None,
-        fuel: None,
+        fuel,
         tag: None,
         callback_url: None,
     };

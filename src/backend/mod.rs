@@ -204,10 +204,19 @@ pub struct LogLine {
 pub struct WasmMetadata {
     /// Time to create the store and instantiate the pre-initialised module.
     pub instantiate_ms: f64,
-    /// Fuel (roughly, wasm instructions) consumed by the run.
+    /// Whether the run counted fuel: the guest compiled with fuel metering runs workloads that
+    /// ask for a fuel budget; the others run a faster build that only checks the timeout.
+    /// Records from before this field were all metered.
+    #[serde(default = "metered_by_default")]
+    pub metered: bool,
+    /// Fuel (roughly, wasm instructions) consumed by the run; 0 when it was not metered.
     pub fuel_consumed: u64,
     /// Largest linear memory size the instance reached.
     pub memory_peak_bytes: u64,
+}
+
+fn metered_by_default() -> bool {
+    true
 }
 
 /// Facts about a run that only the isolate tier knows.
@@ -298,6 +307,9 @@ pub struct Capabilities {
     /// Workloads that ask for none are unmetered (only the timeout applies).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fuel_max: Option<u64>,
+    /// True when a workload without a fuel budget runs code compiled without fuel counting,
+    /// which is faster (the wasm tier; its records say which ran in `metadata.metered`).
+    pub unmetered_without_fuel: bool,
     /// Notable parts of the JavaScript environment where the tiers differ, and whether this
     /// one has each (the contract corpus checks the list against a workload's view).
     pub features: Vec<LanguageFeature>,

@@ -131,6 +131,8 @@ export interface IsolateMetadata {
 export interface WasmMetadata {
   tier: "wasm";
   instantiate_ms: number;
+  /** Whether the run counted fuel (only workloads with a fuel budget do); absent in old records. */
+  metered?: boolean;
   fuel_consumed: number;
   memory_peak_bytes: number;
 }

@@ -119,7 +119,9 @@ function startup(runs: Run[]): string {
 }
 
 function fuel(runs: Run[]): string {
-  const values = runs.flatMap((r) => r.record.metadata?.tier === "wasm" ? [r.record.metadata.fuel_consumed] : []);
+  const values = runs.flatMap((r) =>
+    r.record.metadata?.tier === "wasm" && r.record.metadata.metered !== false ? [r.record.metadata.fuel_consumed] : []
+  );
   if (values.length === 0) return "not metered";
   const sum = summarise(values);
   return sum.min === sum.max ? `${count(sum.min)} (identical every run)` : `${count(sum.min)}–${count(sum.max)}`;

@@ -57,6 +57,7 @@ impl Backend for FakeBackend {
             },
             fuel_max: Some(1000),
             features: vec![],
+            unmetered_without_fuel: false,
         }
     }
 

@@ -481,6 +481,7 @@ impl Backend for IsolateBackend {
             memory_mb: self.config.memory_mb,
             fuel_max: None,
             features: FEATURES.to_vec(),
+            unmetered_without_fuel: false,
         }
     }
 

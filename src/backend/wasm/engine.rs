@@ -1,9 +1,12 @@
-//! The one `wasmtime::Engine` of the wasm tier: fuel and epoch interruption on, the pooling
-//! allocator where the machine allows it (the epoch ticker is in `ticker.rs`).
+//! The wasm tier's `wasmtime::Engine`s, one per [`Variant`]: both interrupt on epochs, only
+//! the metered one counts fuel; each has the pooling allocator where the machine allows it
+//! (the epoch ticker is in `ticker.rs`).
 
 use std::time::Duration;
 
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+};
 
 use crate::error::Result;
 
@@ -24,6 +27,10 @@ pub const MAX_WASM_STACK_BYTES: usize = 4 << 20;
 /// other CPU. Kept resident: agent CPU per trivial workload 490 → 325 µs at concurrency 2.
 const KEEP_RESIDENT_BYTES: usize = 16 << 20;
 
+/// Set to `1` to have wasmtime write a perf map of the guest's compiled code (for `perf`;
+/// off by default: it writes a file per process).
+pub const PERFMAP_ENV: &str = "VULCAN_WASM_PERFMAP";
+
 /// What the engine must be able to host.
 #[derive(Clone, Copy, Debug)]
 pub struct EngineOptions {
@@ -31,8 +38,27 @@ pub struct EngineOptions {
     pub max_memory_bytes: usize,
     /// Instances alive at once (pool slots).
     pub max_instances: u32,
-    /// Meter fuel and interrupt on epochs. Off only to measure their overhead.
-    pub metering: bool,
+    pub variant: Variant,
+}
+
+/// How the guest is compiled. Fuel costs every workload a counter update per basic block
+/// (measured in BENCHMARKS.md, "Wasm tier on real work"), so it is compiled in only for
+/// workloads that ask for a budget; the timeout's epoch check is in both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// Fuel and epochs: for a workload with a fuel budget.
+    Metered,
+    /// Epochs only: for a workload with just a timeout.
+    EpochOnly,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Metered => "metered",
+            Variant::EpochOnly => "epoch-only",
+        }
+    }
 }
 
 /// Which instance allocator the engine ended up with.
@@ -84,12 +110,16 @@ pub fn build(options: EngineOptions) -> Result<(Engine, Allocator)> {
 fn base_config(options: EngineOptions) -> Config {
     let mut config = Config::new();
     config
-        .consume_fuel(options.metering)
-        .epoch_interruption(options.metering)
+        .consume_fuel(options.variant == Variant::Metered)
+        .epoch_interruption(true)
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
         // Guests run on the async runtime's threads, each on a fiber stack of its own that
         // must be larger than `max_wasm_stack`: no hand-off to a thread of ours and back.
         .async_stack_size(MAX_WASM_STACK_BYTES + (1 << 20))
         .parallel_compilation(true);
+    // For `perf`: wasmtime writes /tmp/perf-<pid>.map so samples in guest code get names.
+    if std::env::var_os(PERFMAP_ENV).is_some_and(|value| value == "1") {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     config
 }

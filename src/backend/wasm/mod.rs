@@ -1,6 +1,8 @@
 //! The wasm tier: QuickJS compiled to WebAssembly (`engine-wasm/`), pre-initialised with
-//! Wizer, run by wasmtime in a fresh instance per workload with a fuel budget, a memory cap
-//! and an epoch deadline. Guests run on the async runtime's own threads (wasmtime's async
+//! Wizer, run by wasmtime in a fresh instance per workload with a memory cap, an epoch
+//! deadline and, when the workload asks for one, a fuel budget. The snapshot is compiled
+//! twice: with fuel metering for workloads with a budget, without for the rest (see
+//! `engine::Variant`). Guests run on the async runtime's own threads (wasmtime's async
 //! support: a fiber per instance that yields at every epoch tick), at most `threads` at once.
 
 mod engine;
@@ -20,7 +22,7 @@ use futures_util::FutureExt;
 use tokio::sync::Semaphore;
 
 use engine::Allocator;
-use engine::EngineOptions;
+use engine::{EngineOptions, Variant};
 use run::Runner;
 use ticker::EpochTicker;
 
@@ -42,14 +44,14 @@ pub struct WasmConfig {
     /// `min` is raised to what the guest needs to start.
     pub memory_mb: LimitRange,
     pub max_fuel: u64,
-    /// Meter fuel and epochs. Off only to measure their overhead.
-    pub metering: bool,
 }
 
 pub struct WasmBackend {
-    runner: Runner,
-    /// `None` when metering is off.
-    ticker: Option<EpochTicker>,
+    /// Runs workloads that ask for a fuel budget.
+    metered: Runner,
+    /// Runs the others: no fuel counting in the compiled code.
+    epoch_only: Runner,
+    ticker: EpochTicker,
     /// A place per workload running; closed at shutdown.
     places: Semaphore,
     capabilities: Capabilities,
@@ -61,26 +63,35 @@ impl WasmBackend {
     /// Builds the engine and loads the guest (compiling it on the first start on a machine).
     /// Blocking: call it off the async runtime.
     pub fn start(config: WasmConfig) -> Result<Self> {
-        let (engine, allocator) = engine::build(EngineOptions {
-            max_memory_bytes: usize::try_from(config.memory_mb.max << 20).unwrap_or(usize::MAX),
-            max_instances: u32::try_from(config.threads).unwrap_or(u32::MAX),
-            metering: config.metering,
-        })?;
-        let module = snapshot::load(&engine, config.metering, &config.cache_dir)?;
-        let runner = Runner::new(&engine, &module, config.metering)?;
-        let ticker = match config.metering {
-            true => Some(EpochTicker::spawn(&engine)?),
-            false => None,
+        let build = |variant| {
+            engine::build(EngineOptions {
+                max_memory_bytes: usize::try_from(config.memory_mb.max << 20).unwrap_or(usize::MAX),
+                max_instances: u32::try_from(config.threads).unwrap_or(u32::MAX),
+                variant,
+            })
         };
+        let (metered_engine, allocator) = build(Variant::Metered)?;
+        let (epoch_only_engine, _) = build(Variant::EpochOnly)?;
+        let modules = snapshot::load(
+            &[
+                (Variant::Metered, &metered_engine),
+                (Variant::EpochOnly, &epoch_only_engine),
+            ],
+            &config.cache_dir,
+        )?;
+        let metered = Runner::new(&metered_engine, &modules[0], Variant::Metered)?;
+        let epoch_only = Runner::new(&epoch_only_engine, &modules[1], Variant::EpochOnly)?;
+        let ticker = EpochTicker::spawn(&[&metered_engine, &epoch_only_engine])?;
         let mut memory_mb = config.memory_mb;
-        memory_mb.min = memory_mb.min.max(initial_memory_mb(&module));
+        memory_mb.min = memory_mb.min.max(initial_memory_mb(&modules[0]));
         memory_mb.default = memory_mb.default.max(memory_mb.min);
         let capabilities = Capabilities {
             languages: vec![Language::Javascript, Language::Typescript],
-            meters_fuel: config.metering,
+            meters_fuel: true,
             timeout_ms: config.timeout_ms,
             memory_mb,
-            fuel_max: config.metering.then_some(config.max_fuel),
+            fuel_max: Some(config.max_fuel),
+            unmetered_without_fuel: true,
             features: FEATURES.to_vec(),
         };
         tracing::info!(
@@ -89,7 +100,8 @@ impl WasmBackend {
             "wasm tier ready"
         );
         Ok(WasmBackend {
-            runner,
+            metered,
+            epoch_only,
             ticker,
             places: Semaphore::new(config.threads.max(1)),
             capabilities,
@@ -142,15 +154,16 @@ impl Backend for WasmBackend {
     }
 
     fn health(&self) -> Health {
-        match self.stopped.load(Ordering::Relaxed) {
-            true => Health {
+        if self.stopped.load(Ordering::Relaxed) {
+            Health {
                 healthy: false,
                 detail: "shut down".into(),
-            },
-            false => Health {
+            }
+        } else {
+            Health {
                 healthy: true,
                 detail: format!("ready ({} allocator)", self.allocator.as_str()),
-            },
+            }
         }
     }
 
@@ -160,7 +173,7 @@ impl Backend for WasmBackend {
             .acquire()
             .await
             .map_err(|_| Error::Engine("the wasm tier is shut down".into()))?;
-        let _running = self.ticker.as_ref().map(EpochTicker::running);
+        let _running = self.ticker.running();
         let started = std::time::Instant::now();
         let seed = RandomState::new().hash_one(workload.code.len()) >> 11;
         let code = match typescript::javascript(&workload.code, workload.language) {
@@ -170,8 +183,12 @@ impl Backend for WasmBackend {
                 return Ok(Outcome::failed(Status::Error, error, elapsed));
             }
         };
+        let runner = match workload.limits.fuel {
+            Some(_) => &self.metered,
+            None => &self.epoch_only,
+        };
         // A panic in the engine fails this workload, not the task that records it.
-        AssertUnwindSafe(self.runner.run(&workload, &code, seed))
+        AssertUnwindSafe(runner.run(&workload, &code, seed))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(Error::Engine("the wasm engine panicked".into())))

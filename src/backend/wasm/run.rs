@@ -8,6 +8,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
+use super::engine::Variant;
 use super::guest::{self, GuestRequest, GuestResult};
 use super::limiter::MemoryLimiter;
 use crate::backend::{Limits, Metadata, Outcome, Status, WasmMetadata, Workload, WorkloadError};
@@ -18,11 +19,11 @@ struct StoreState {
     limiter: MemoryLimiter,
 }
 
-/// A linked, ready-to-instantiate guest.
+/// A linked, ready-to-instantiate guest, compiled for one engine variant.
 pub struct Runner {
     engine: Engine,
     pre: InstancePre<StoreState>,
-    metering: bool,
+    variant: Variant,
 }
 
 /// What the run left behind, before it is classified.
@@ -35,13 +36,13 @@ struct Ending {
 }
 
 impl Runner {
-    pub fn new(engine: &Engine, module: &Module, metering: bool) -> Result<Self> {
+    pub fn new(engine: &Engine, module: &Module, variant: Variant) -> Result<Self> {
         let mut linker: Linker<StoreState> = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state| &mut state.wasi)?;
         Ok(Runner {
             engine: engine.clone(),
             pre: linker.instantiate_pre(module)?,
-            metering,
+            variant,
         })
     }
 
@@ -77,16 +78,20 @@ impl Runner {
             },
         );
         store.limiter(|state| &mut state.limiter);
+        let metered = self.variant == Variant::Metered;
         let fuel_budget = limits.fuel.unwrap_or(u64::MAX);
-        if self.metering {
+        if metered {
             store.set_fuel(fuel_budget)?;
-            let deadline = started + Duration::from_millis(limits.timeout_ms);
-            store.set_epoch_deadline(1);
-            store.epoch_deadline_callback(move |_| match Instant::now() >= deadline {
-                true => Ok(UpdateDeadline::Interrupt),
-                false => Ok(UpdateDeadline::Yield(1)),
-            });
         }
+        let deadline = started + Duration::from_millis(limits.timeout_ms);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
 
         let instance = match self.pre.instantiate_async(&mut store).await {
             Ok(instance) => instance,
@@ -102,13 +107,15 @@ impl Runner {
             Err(err) => Err(err),
         };
 
-        let fuel_consumed = match self.metering {
-            true => fuel_budget - store.get_fuel().unwrap_or(0),
-            false => 0,
+        let fuel_consumed = if metered {
+            fuel_budget - store.get_fuel().unwrap_or(0)
+        } else {
+            0
         };
         let limiter = &store.data().limiter;
         let metadata = WasmMetadata {
             instantiate_ms,
+            metered,
             fuel_consumed,
             memory_peak_bytes: limiter.peak_bytes() as u64,
         };

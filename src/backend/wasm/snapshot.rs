@@ -2,9 +2,9 @@
 //!
 //! The raw guest (`vulcan-engine.wasm`, built by `build.rs`) is instrumented, its
 //! `wizer.initialize` export creates the QuickJS runtime and context, and the resulting
-//! memory is snapshotted into a new module. That module is compiled and cached in
-//! `cache_dir` under a key of the guest's bytes and the engine's compatibility hash, so a
-//! restart skips both Wizer and Cranelift.
+//! memory is snapshotted into a new module. That module is compiled once per engine variant
+//! (metered, epoch-only) and cached in `cache_dir` under a key of the guest's bytes, the
+//! engine's compatibility hash and the variant, so a restart skips both Wizer and Cranelift.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
+use super::engine::Variant;
 use crate::error::{Error, Result};
 
 /// The raw guest, built for wasm32-wasip1 by `build.rs`.
@@ -26,40 +27,66 @@ pub const GUEST_WASM: &[u8] = include_bytes!(env!("VULCAN_GUEST_WASM"));
 /// The guest's export that builds the QuickJS runtime and context before the snapshot.
 const INIT_FUNC: &str = "wizer.initialize";
 
-/// Loads the pre-initialised guest from the cache, building and caching it when missing.
-pub fn load(engine: &Engine, metering: bool, cache_dir: &Path) -> Result<Module> {
-    let path = cache_path(engine, cache_dir);
-    if path.exists() {
-        // SAFETY: the file was written by `store_in_cache` from `Module::serialize` of this
-        // very engine configuration (its compatibility hash is part of the name), in a cache
-        // directory created private to this user.
-        match unsafe { Module::deserialize_file(engine, &path) } {
-            Ok(module) => return Ok(module),
-            Err(err) => {
-                tracing::warn!(path = %path.display(), error = %err, "discarding unreadable module cache")
-            }
+/// Loads the pre-initialised guest compiled for each engine from the cache; what is missing
+/// is built (the Wizer snapshot once, whatever the number of variants) and cached.
+pub fn load(engines: &[(Variant, &Engine)], cache_dir: &Path) -> Result<Vec<Module>> {
+    let mut snapshot: Option<Vec<u8>> = None;
+    let mut modules = Vec::with_capacity(engines.len());
+    for &(variant, engine) in engines {
+        let path = cache_path(engine, variant, cache_dir);
+        if let Some(module) = from_cache(engine, &path) {
+            modules.push(module);
+            continue;
         }
+        let started = std::time::Instant::now();
+        let snapshot = match &mut snapshot {
+            Some(bytes) => bytes,
+            empty => empty.insert(preinitialise(engine, variant, GUEST_WASM)?),
+        };
+        let module = Module::new(engine, snapshot)?;
+        store_in_cache(&module, cache_dir, &path)?;
+        tracing::info!(
+            variant = variant.as_str(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            path = %path.display(),
+            "pre-initialised and compiled the wasm guest"
+        );
+        // SAFETY: just written from `module.serialize()` above, as in `from_cache`.
+        modules.push(unsafe { Module::deserialize_file(engine, &path) }?);
     }
-    let started = std::time::Instant::now();
-    let snapshot = preinitialise(engine, metering, GUEST_WASM)?;
-    let module = Module::new(engine, &snapshot)?;
-    store_in_cache(&module, cache_dir, &path)?;
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, path = %path.display(), "pre-initialised and compiled the wasm guest");
-    // SAFETY: just written from `module.serialize()` above, as in the branch above.
-    Ok(unsafe { Module::deserialize_file(engine, &path) }?)
+    Ok(modules)
 }
 
-fn cache_path(engine: &Engine, cache_dir: &Path) -> PathBuf {
+fn from_cache(engine: &Engine, path: &Path) -> Option<Module> {
+    if !path.exists() {
+        return None;
+    }
+    // SAFETY: the file was written by `store_in_cache` from `Module::serialize` of this very
+    // engine configuration (its compatibility hash is part of the name), in a cache directory
+    // created private to this user.
+    match unsafe { Module::deserialize_file(engine, path) } {
+        Ok(module) => Some(module),
+        Err(err) => {
+            tracing::warn!(path = %path.display(), error = %err, "discarding unreadable module cache");
+            None
+        }
+    }
+}
+
+/// The cache file of one variant: keyed by the guest's bytes and the engine's compatibility
+/// hash (which covers its settings), and named by the variant too.
+fn cache_path(engine: &Engine, variant: Variant, cache_dir: &Path) -> PathBuf {
     let mut engine_hash = DefaultHasher::new();
     engine
         .precompile_compatibility_hash()
         .hash(&mut engine_hash);
+    variant.hash(&mut engine_hash);
     let mut key = Sha256::new();
     key.update(GUEST_WASM);
     key.update(engine_hash.finish().to_le_bytes());
     let digest = key.finalize();
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    cache_dir.join(format!("guest-{hex}.cwasm"))
+    cache_dir.join(format!("guest-{}-{hex}.cwasm", variant.as_str()))
 }
 
 fn store_in_cache(module: &Module, cache_dir: &Path, path: &Path) -> Result<()> {
@@ -84,7 +111,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// Runs the guest's `wizer.initialize` and snapshots the initialised instance.
-fn preinitialise(engine: &Engine, metering: bool, guest: &[u8]) -> Result<Vec<u8>> {
+fn preinitialise(engine: &Engine, variant: Variant, guest: &[u8]) -> Result<Vec<u8>> {
     let mut wizer = Wizer::new();
     wizer.init_func(INIT_FUNC);
     let (cx, instrumented) = wizer.instrument(guest)?;
@@ -92,10 +119,10 @@ fn preinitialise(engine: &Engine, metering: bool, guest: &[u8]) -> Result<Vec<u8
     let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |cx| cx)?;
     let mut store = Store::new(engine, WasiCtxBuilder::new().build_p1());
-    if metering {
+    if variant == Variant::Metered {
         store.set_fuel(u64::MAX)?;
-        store.set_epoch_deadline(u64::MAX);
     }
+    store.set_epoch_deadline(u64::MAX);
     let instance = linker.instantiate(&mut store, &module)?;
     instance
         .get_typed_func::<(), ()>(&mut store, wizer.get_init_func())?

@@ -1,7 +1,7 @@
-//! The epoch ticker: advances the engine's epoch every [`EPOCH_TICK`] while guests run, and
+//! The epoch ticker: advances the engines' epoch every [`EPOCH_TICK`] while guests run, and
 //! parks once none has run for [`IDLE_TICKS`] ticks, so an idle agent does not wake a CPU a
-//! thousand times a second. A guest starting while it is parked wakes it. The thread holds a
-//! weak engine reference and ends when the engine is dropped (noticed within
+//! thousand times a second. A guest starting while it is parked wakes it. The thread holds
+//! weak engine references and ends when the engines are dropped (noticed within
 //! [`ENGINE_CHECK`] while parked).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -40,9 +40,10 @@ impl Drop for Running<'_> {
 }
 
 impl EpochTicker {
-    pub fn spawn(engine: &Engine) -> std::io::Result<EpochTicker> {
+    /// One thread ticks every engine of the tier (one per compiled variant).
+    pub fn spawn(engines: &[&Engine]) -> std::io::Result<EpochTicker> {
         let shared = Arc::new(Shared::default());
-        let weak = engine.weak();
+        let weak: Vec<EngineWeak> = engines.iter().map(|engine| engine.weak()).collect();
         let ticking = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("vulcan-epoch".into())
@@ -63,13 +64,18 @@ impl EpochTicker {
     }
 }
 
-fn tick(weak: &EngineWeak, shared: &Shared) {
+fn tick(engines: &[EngineWeak], shared: &Shared) {
     let mut idle_ticks = 0;
     loop {
         std::thread::sleep(EPOCH_TICK);
-        let Some(engine) = weak.upgrade() else { return };
-        engine.increment_epoch();
-        drop(engine);
+        let mut alive = 0;
+        for engine in engines.iter().filter_map(EngineWeak::upgrade) {
+            engine.increment_epoch();
+            alive += 1;
+        }
+        if alive == 0 {
+            return;
+        }
         idle_ticks = match shared.running.load(Ordering::SeqCst) {
             0 => idle_ticks + 1,
             _ => 0,
