@@ -31,6 +31,7 @@ bench:
 	cargo build --release --bin vulcan
 	rm -f target/bench-backends.jsonl
 	BENCH_LINES=target/bench-backends.jsonl cargo bench --bench wasm
+	cargo bench --bench wasm_work
 	BENCH_LINES=target/bench-backends.jsonl cargo bench --bench isolate
 	cargo bench --bench auth
 	node benches/peers/run.mjs --agent $${CARGO_TARGET_DIR:-target}/release/vulcan --include target/bench-backends.jsonl
