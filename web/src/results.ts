@@ -106,7 +106,10 @@ function metadataTable(record: WorkloadRecord, endToEndMs?: number): HTMLElement
   } else if (meta?.tier === "wasm") {
     rows.push(
       ["Instantiate", ms(meta.instantiate_ms)],
-      ["Fuel consumed", count(meta.fuel_consumed)],
+      // Without a fuel budget the tier runs its build that counts no fuel.
+      meta.metered === false
+        ? ["Fuel consumed", "not metered (no fuel budget)"]
+        : ["Fuel consumed", count(meta.fuel_consumed)],
       ["Memory peak", bytes(meta.memory_peak_bytes)],
     );
   }
