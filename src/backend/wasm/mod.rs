@@ -125,7 +125,7 @@ fn initial_memory_mb(module: &wasmtime::Module) -> u64 {
 const FEATURES: [LanguageFeature; 11] = [
     LanguageFeature::partial(
         "Temporal",
-        "temporal-polyfill 1.0.9, run on first use (~4 ms): ISO calendar; UTC and fixed-offset \
+        "temporal-polyfill 1.0.9, run on first use (~2 ms): ISO calendar; UTC and fixed-offset \
          time zones only (a named zone is a RangeError), no locale formatting",
     ),
     LanguageFeature::partial(
