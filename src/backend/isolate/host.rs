@@ -72,6 +72,8 @@ pub struct Host {
     /// agent's children's total, so it is counted once, on the first kill.
     jailed_cpu_uncounted: AtomicBool,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// True once its stderr has closed (all of it is in `stderr`).
+    stderr_closed: watch::Receiver<bool>,
 }
 
 #[derive(Deserialize)]
@@ -122,9 +124,11 @@ impl Host {
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (closed_tx, stderr_closed) = watch::channel(false);
         tokio::spawn(keep_tail(
             child.stderr.take().expect("stderr is piped"),
             Arc::clone(&stderr),
+            closed_tx,
         ));
         let kill = Arc::new(Notify::new());
         let (exit_tx, exit) = watch::channel(None);
@@ -147,6 +151,7 @@ impl Host {
             kill,
             jailed_cpu_uncounted: AtomicBool::new(false),
             stderr,
+            stderr_closed,
         };
         let ready = async {
             if !jailed {
@@ -222,6 +227,13 @@ impl Host {
             .await
             .ok()
             .and_then(|exit| *exit)
+    }
+
+    /// Waits until the host's stderr has closed, so its tail holds its last words (a process
+    /// is reaped before the reader has drained the pipe).
+    pub async fn stderr_closed(&self) {
+        let mut closed = self.stderr_closed.clone();
+        let _ = closed.wait_for(|closed| *closed).await;
     }
 
     /// Resident memory of the process, from `/proc`.
@@ -325,8 +337,12 @@ fn kill_jail(bwrap: u32) {
     }
 }
 
-/// Keeps the last [`STDERR_TAIL_BYTES`] of `stderr` until it closes.
-async fn keep_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Vec<u8>>>) {
+/// Keeps the last [`STDERR_TAIL_BYTES`] of `stderr` until it closes, then says so.
+async fn keep_tail(
+    mut stderr: impl AsyncRead + Unpin,
+    tail: Arc<Mutex<Vec<u8>>>,
+    closed: watch::Sender<bool>,
+) {
     let mut buffer = vec![0u8; 8192];
     while let Ok(read) = stderr.read(&mut buffer).await {
         if read == 0 {
@@ -337,6 +353,7 @@ async fn keep_tail(mut stderr: impl AsyncRead + Unpin, tail: Arc<Mutex<Vec<u8>>>
         let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
         tail.drain(..excess);
     }
+    closed.send_replace(true);
 }
 
 /// Waits for the process (killing it, or its jail, when asked), publishes how it ended, then

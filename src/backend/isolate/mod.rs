@@ -324,6 +324,10 @@ async fn died(
         .await
         .ok()
         .flatten();
+    if exit.is_some() {
+        // V8's "out of memory" may still be in the pipe when the exit is seen.
+        let _ = tokio::time::timeout(EXIT_WAIT, host.stderr_closed()).await;
+    }
     let memory_mb = workload.limits.memory_mb;
     let memory_limit = |detail: &str| {
         let message = format!("memory limit of {memory_mb} MiB reached ({detail})");
