@@ -19,7 +19,7 @@ pub use cache::FRESH_FOR;
 pub use scope::{Scope, Scopes};
 
 use crate::error::{Error, Result};
-use crate::store::{DEFAULT_TENANT, FoundKey, Store, now_ms};
+use crate::store::{DEFAULT_TENANT, FoundKey, KeyState, Store, now_ms};
 use cache::KeyCache;
 use metrics::AccessMetrics;
 use quotas::{Meters, Pass, Quotas, RateState, Refused};
@@ -143,17 +143,18 @@ impl Access {
         if !keys::verify(token, &key.hash) {
             return Err(invalid());
         }
-        if key.revoked_at_ms.is_some() {
-            return Err(Error::Unauthenticated(format!(
-                "API key {} was revoked",
-                key.id
-            )));
-        }
-        if key.expires_at_ms.is_some_and(|expires| expires <= now_ms()) {
-            return Err(Error::Unauthenticated(format!(
-                "API key {} expired",
-                key.id
-            )));
+        match key.state(now_ms()) {
+            KeyState::Active => {}
+            KeyState::Revoked => {
+                let message = format!("API key {} was revoked", key.id);
+                return Err(Error::Unauthenticated(message));
+            }
+            KeyState::Expired => {
+                return Err(Error::Unauthenticated(format!(
+                    "API key {} expired",
+                    key.id
+                )));
+            }
         }
         Ok(Caller {
             tenant: key.tenant.clone(),
@@ -169,7 +170,8 @@ impl Access {
         let Some(quotas) = &caller.quotas else {
             return Ok(Admitted::default());
         };
-        let tenant = caller.tenant.clone();
+        // The tenant's name is copied only into a refusal, off the admitted path.
+        let tenant = || caller.tenant.clone();
         match self.meters.admit(&caller.tenant, quotas) {
             Ok((pass, rate)) => {
                 self.metrics.submitted(&caller.tenant);
@@ -180,6 +182,7 @@ impl Access {
             }
             Err(Refused::InFlight { limit }) => {
                 self.metrics.refused("in_flight");
+                let tenant = tenant();
                 Err((Error::TenantBusy { tenant, limit }, None))
             }
             Err(Refused::Rate {
@@ -188,7 +191,7 @@ impl Access {
             }) => {
                 self.metrics.refused("rate");
                 let err = Error::RateLimited {
-                    tenant,
+                    tenant: tenant(),
                     retry_after_secs,
                 };
                 Err((err, Some(state)))

@@ -34,11 +34,7 @@ pub struct KeyInfo {
 
 impl From<ApiKey> for KeyInfo {
     fn from(key: ApiKey) -> Self {
-        let state = match (key.revoked_at_ms, key.expires_at_ms) {
-            (Some(_), _) => "revoked",
-            (None, Some(expires)) if expires <= now_ms() => "expired",
-            _ => "active",
-        };
+        let state = key.state(now_ms()).as_str().into();
         KeyInfo {
             id: key.id,
             tenant: key.tenant,
@@ -47,7 +43,7 @@ impl From<ApiKey> for KeyInfo {
             created_at_ms: key.created_at_ms,
             expires_at_ms: key.expires_at_ms,
             revoked_at_ms: key.revoked_at_ms,
-            state: state.into(),
+            state,
         }
     }
 }

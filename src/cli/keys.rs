@@ -55,7 +55,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
                     key.id.clone(),
                     key.tenant.clone(),
                     key.scopes.to_string(),
-                    state(key),
+                    key.state(now_ms()).as_str().to_owned(),
                     key.name.clone().unwrap_or_default(),
                 ]);
             }
@@ -120,15 +120,6 @@ async fn open(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     store::open(&location, u64::MAX, errors)
         .await
         .with_context(|| format!("opening the store at {location}"))
-}
-
-/// `active`, `revoked` or `expired`.
-pub fn state(key: &ApiKey) -> String {
-    match (key.revoked_at_ms, key.expires_at_ms) {
-        (Some(_), _) => "revoked".into(),
-        (None, Some(expires)) if expires <= now_ms() => "expired".into(),
-        _ => "active".into(),
-    }
 }
 
 fn expiry(key: &ApiKey) -> String {

@@ -24,6 +24,35 @@ pub struct ApiKey {
     pub revoked_at_ms: Option<i64>,
 }
 
+/// Whether a key may be used now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    Active,
+    Revoked,
+    Expired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Revoked => "revoked",
+            KeyState::Expired => "expired",
+        }
+    }
+}
+
+impl ApiKey {
+    /// Its state at `now_ms` (milliseconds since the Unix epoch); revoked wins over expired.
+    pub fn state(&self, now_ms: i64) -> KeyState {
+        match (self.revoked_at_ms, self.expires_at_ms) {
+            (Some(_), _) => KeyState::Revoked,
+            (None, Some(expires)) if expires <= now_ms => KeyState::Expired,
+            _ => KeyState::Active,
+        }
+    }
+}
+
 /// A key found by its id, with its tenant's own quotas.
 #[derive(Clone, Debug)]
 pub struct FoundKey {

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use prometheus::IntCounter;
 use tokio::sync::broadcast;
 
-pub use access::{AccessStore, ApiKey, FoundKey, TenantUsage};
+pub use access::{AccessStore, ApiKey, FoundKey, KeyState, TenantUsage};
 pub use location::StoreLocation;
 pub use record::{DEFAULT_TENANT, Record, WorkloadSummary};
 pub use webhook::{Attempt, Delivery, Webhook};
