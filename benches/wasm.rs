@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::{THROUGHPUT_WINDOW, cache_dir, latency_row, record_line, start_agent, throughput};
-use serde_json::value::RawValue;
+use common::{
+    THROUGHPUT_WINDOW, latency_row, record_line, start_agent, throughput, wasm_backend,
+    wasm_workload,
+};
 use tower::ServiceExt;
-use vulcan::backend::wasm::{WasmBackend, WasmConfig};
-use vulcan::backend::{Backend, Language, LimitRange, Limits, Status, Workload};
+use vulcan::backend::{Backend, Status};
 
 const TRIVIAL: &str = "export default (input) => input.a + input.b;";
 const FIB: &str =
@@ -25,12 +26,11 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let data = tempfile::tempdir()?;
-        let cache = cache_dir();
         println!("| measurement | runs | p50 | p99 | mean |");
         println!("|---|---|---|---|---|");
 
-        let metered = Arc::new(start_backend(&cache)?);
-        let trivial = workload(TRIVIAL, r#"{"a": 1, "b": 2}"#);
+        let metered = Arc::new(wasm_backend()?);
+        let trivial = wasm_workload(TRIVIAL, r#"{"a": 1, "b": 2}"#, None);
         let direct = latency_row(
             "wasm backend, trivial (fresh instance each)",
             LATENCY_RUNS,
@@ -43,9 +43,10 @@ fn main() -> anyhow::Result<()> {
         .await?;
         record_line("vulcan-wasm-backend", "trivial", 1, LATENCY_RUNS, direct);
 
-        let temporal = workload(
+        let temporal = wasm_workload(
             "export default () => Temporal.PlainDate.from('2026-12-07').add({ days: 1 }).toString();",
             "null",
+            None,
         );
         latency_row(
             "wasm backend, first use of Temporal (the polyfill runs, fresh instance each)",
@@ -65,7 +66,7 @@ fn main() -> anyhow::Result<()> {
         inside.sort_by(f64::total_cmp);
         let inside_p50 = inside[inside.len() / 2];
 
-        let fib = workload(FIB, "null");
+        let fib = wasm_workload(FIB, "null", None);
         let mut fib_with_fuel = fib.clone();
         fib_with_fuel.limits.fuel = Some(u64::MAX);
         let with = latency_row(
@@ -147,38 +148,4 @@ async fn in_process(api: &axum::Router, json: Vec<u8>) -> vulcan::error::Result<
         .expect("a body");
     let answer: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
     Ok(common::status_of(&answer))
-}
-
-fn start_backend(cache: &std::path::Path) -> anyhow::Result<WasmBackend> {
-    Ok(WasmBackend::start(WasmConfig {
-        cache_dir: cache.to_path_buf(),
-        threads: 2,
-        timeout_ms: LimitRange {
-            min: 1,
-            default: 10_000,
-            max: 10_000,
-        },
-        memory_mb: LimitRange {
-            min: 1,
-            default: 64,
-            max: 512,
-        },
-        max_fuel: u64::MAX,
-    })?)
-}
-
-fn workload(code: &str, input: &str) -> Workload {
-    Workload {
-        code: code.into(),
-        language: Language::Javascript,
-        input: RawValue::from_string(input.into()).expect("valid JSON"),
-        limits: Limits {
-            timeout_ms: 10_000,
-            memory_mb: 64,
-            fuel: None,
-            max_output_bytes: 1 << 20,
-            max_log_bytes: 64 << 10,
-            max_log_lines: 1000,
-        },
-    }
 }

@@ -12,10 +12,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::cache_dir;
-use serde_json::value::RawValue;
-use vulcan::backend::wasm::{WasmBackend, WasmConfig};
-use vulcan::backend::{Backend, Language, LimitRange, Limits, Metadata, Status, Workload};
+use common::{wasm_backend, wasm_workload};
+use vulcan::backend::{Backend, Metadata, Status, Workload};
 
 const TRIVIAL: &str = "export default (input) => input.a + input.b;";
 const FIB: &str =
@@ -61,14 +59,14 @@ fn main() -> anyhow::Result<()> {
 
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
-        let backend = start()?;
+        let backend = wasm_backend()?;
         let mut cells: Vec<Cell> = Vec::new();
         for (name, code, input) in &workloads {
             for &fuel in &fuels {
                 cells.push(Cell {
                     name,
                     fuel,
-                    workload: workload(code, input, fuel),
+                    workload: wasm_workload(code, input, fuel),
                     durations: Vec::new(),
                     metered: None,
                     memory_peak_bytes: 0,
@@ -128,24 +126,6 @@ fn print(cells: &mut [Cell<'_>]) {
     }
 }
 
-fn start() -> anyhow::Result<WasmBackend> {
-    Ok(WasmBackend::start(WasmConfig {
-        cache_dir: cache_dir(),
-        threads: 2,
-        timeout_ms: LimitRange {
-            min: 1,
-            default: 10_000,
-            max: 10_000,
-        },
-        memory_mb: LimitRange {
-            min: 1,
-            default: 64,
-            max: 512,
-        },
-        max_fuel: u64::MAX,
-    })?)
-}
-
 struct Cell<'a> {
     name: &'a str,
     fuel: Option<u64>,
@@ -153,22 +133,6 @@ struct Cell<'a> {
     durations: Vec<f64>,
     metered: Option<bool>,
     memory_peak_bytes: u64,
-}
-
-fn workload(code: &str, input: &str, fuel: Option<u64>) -> Workload {
-    Workload {
-        code: code.into(),
-        language: Language::Javascript,
-        input: RawValue::from_string(input.into()).expect("valid JSON"),
-        limits: Limits {
-            timeout_ms: 10_000,
-            memory_mb: 64,
-            fuel,
-            max_output_bytes: 1 << 20,
-            max_log_bytes: 64 << 10,
-            max_log_lines: 1000,
-        },
-    }
 }
 
 /// `jsonInput()` of `benches/peers/common.mjs`: 500 items, ~48.5 KB.

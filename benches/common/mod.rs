@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use serde_json::value::RawValue;
 use vulcan::api::AppState;
-use vulcan::backend::Status;
+use vulcan::backend::wasm::{WasmBackend, WasmConfig};
+use vulcan::backend::{Language, LimitRange, Limits, Status, Workload};
 use vulcan::config::{Cli, ServeArgs};
 
 pub const THROUGHPUT_WINDOW: Duration = Duration::from_secs(5);
@@ -154,4 +156,41 @@ pub async fn throughput(
         total += task.await??;
     }
     Ok(total)
+}
+
+/// The wasm tier as the benchmarks run it: two threads, 10 s timeouts, the guest cached in
+/// [`cache_dir`].
+pub fn wasm_backend() -> anyhow::Result<WasmBackend> {
+    Ok(WasmBackend::start(WasmConfig {
+        cache_dir: cache_dir(),
+        threads: 2,
+        timeout_ms: LimitRange {
+            min: 1,
+            default: 10_000,
+            max: 10_000,
+        },
+        memory_mb: LimitRange {
+            min: 1,
+            default: 64,
+            max: 512,
+        },
+        max_fuel: u64::MAX,
+    })?)
+}
+
+/// A JavaScript workload for [`wasm_backend`]: 10 s, 64 MiB, `fuel` if any.
+pub fn wasm_workload(code: &str, input: &str, fuel: Option<u64>) -> Workload {
+    Workload {
+        code: code.into(),
+        language: Language::Javascript,
+        input: RawValue::from_string(input.into()).expect("valid JSON"),
+        limits: Limits {
+            timeout_ms: 10_000,
+            memory_mb: 64,
+            fuel,
+            max_output_bytes: 1 << 20,
+            max_log_bytes: 64 << 10,
+            max_log_lines: 1000,
+        },
+    }
 }
