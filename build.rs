@@ -20,9 +20,13 @@ fn main() {
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let guest = root.join("engine-wasm");
+    // `wasi/` holds the header forced into QuickJS's build. rquickjs-sys itself rebuilds
+    // QuickJS only when its flags change (`CFLAGS_wasm32_wasip1`), not when that header does:
+    // after editing it, `cargo clean -p rquickjs-sys` in the guest's target directory.
     for path in [
         "src",
         "vendor",
+        "wasi",
         "Cargo.toml",
         "Cargo.lock",
         ".cargo/config.toml",

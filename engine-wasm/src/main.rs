@@ -1,11 +1,11 @@
 //! vulcan-engine: the wasm guest that runs one JavaScript workload per instance in QuickJS.
 //!
 //! The host pre-initialises the module with Wizer (`wizer.initialize` builds the engine,
-//! which the snapshot then carries), then runs `_start` once: one JSON request on stdin,
-//! one JSON response on stdout, exit code 0 whatever the workload did.
+//! which the snapshot then carries), then runs `_start` once: one request on stdin, one
+//! response on stdout (see `protocol`), exit code 0 whatever the workload did.
 //!
 //! # Layout
-//! - `protocol`: the request and response JSON.
+//! - `protocol`: the request and the response, each a JSON header line and raw text.
 //! - `engine`: the QuickJS runtime and context with the prelude installed, built once.
 //! - `prelude.js`: the workload's globals (console, virtual timers, seeded `Math.random`).
 //! - `atomics.js`: `Atomics` for the one-threaded guest; `temporal.js`: `Temporal` from the
@@ -19,7 +19,7 @@
 //! # Building
 //! `cargo build --release` here gives `target/wasm32-wasip1/release/vulcan-engine.wasm`
 //! (Debian's clang and wasi-libc; see .cargo/config.toml and wasi/). The same crate runs
-//! natively for testing: `cargo run --release --target x86_64-unknown-linux-gnu < request.json`.
+//! natively for testing: `cargo run --release --target x86_64-unknown-linux-gnu < request`.
 //!
 //! # What the host must provide
 //! - WASI preview 1 during `wizer.initialize` too (QuickJS reads the clock and Rust's
@@ -65,14 +65,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn read_request() -> io::Result<Request> {
+fn read_request() -> Result<Request, String> {
     let mut bytes = Vec::new();
-    io::stdin().read_to_end(&mut bytes)?;
-    Ok(serde_json::from_slice(&bytes)?)
+    io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|error| error.to_string())?;
+    Request::parse(bytes)
 }
 
 fn write_response(response: &Response) -> io::Result<()> {
     let mut stdout = io::stdout().lock();
-    serde_json::to_writer(&mut stdout, response)?;
+    response.write_to(&mut stdout)?;
     stdout.flush()
 }

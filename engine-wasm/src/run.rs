@@ -6,7 +6,6 @@
 //! can never finish and fails with a `ContractError`.
 
 use rquickjs::{Ctx, Function, Module, Object, Promise, Value, qjs};
-use serde_json::value::RawValue;
 
 use crate::engine::engine;
 use crate::failure::caught;
@@ -24,7 +23,7 @@ pub fn run(request: &Request) -> Response {
     engine
         .logs
         .borrow_mut()
-        .limit(request.max_log_bytes, request.max_log_lines);
+        .limit(request.header.max_log_bytes, request.header.max_log_lines);
     let outcome = engine.context.with(|ctx| {
         // QuickJS measures its stack limit from where the runtime was created, which may
         // have been another call (Wizer's); measure it from here instead.
@@ -52,7 +51,7 @@ fn execute<'js>(
     let fail = |error| caught(ctx, error);
     let reseed: Function = hooks.get("reseed").map_err(fail)?;
     reseed
-        .call::<_, ()>(((request.seed & SEED_MASK) as f64,))
+        .call::<_, ()>(((request.header.seed & SEED_MASK) as f64,))
         .map_err(fail)?;
 
     let module = Module::declare(ctx.clone(), MODULE_NAME, request.code.as_str()).map_err(fail)?;
@@ -77,7 +76,7 @@ fn execute<'js>(
         )));
     };
 
-    let input = ctx.json_parse(request.input.get()).map_err(fail)?;
+    let input = ctx.json_parse(request.input.as_str()).map_err(fail)?;
     let returned: Value = function.call((input,)).map_err(fail)?;
     let resolve: Function = hooks.get("resolve").map_err(fail)?;
     let promise: Promise = resolve.call((returned,)).map_err(fail)?;
@@ -87,7 +86,7 @@ fn execute<'js>(
         promise,
         "default export returned a promise that never settled",
     )?;
-    serialise(ctx, value, request.max_output_bytes)
+    serialise(ctx, value, request.header.max_output_bytes)
 }
 
 /// Runs microtasks and fires virtual timers until `promise` settles.
@@ -153,10 +152,8 @@ fn serialise<'js>(
             output_bytes: json.len(),
         });
     }
-    let output = RawValue::from_string(json).map_err(|error| {
-        ErrorInfo::new("InternalError", format!("invalid output json: {error}"))
-    })?;
-    Ok(Outcome::Succeeded { output })
+    // QuickJS's own JSON text; the host checks it once, as it does everything it reads back.
+    Ok(Outcome::Succeeded { output: json })
 }
 
 fn contract(message: impl Into<String>) -> ErrorInfo {

@@ -1,31 +1,48 @@
-//! The protocol between the host and the QuickJS guest: one JSON request on stdin, one
-//! JSON response on stdout. Everything read back is treated as hostile: it is parsed from
-//! a capped pipe and its caps are checked again here.
+//! The protocol between the host and the QuickJS guest (`engine-wasm/src/protocol.rs`): one
+//! request on stdin, one response on stdout, each a JSON header line followed by raw text
+//! (the code and the input's JSON text; the output's JSON text), so neither side escapes or
+//! scans what it only passes on. Everything read back is treated as hostile: it is parsed
+//! from a capped pipe, the output is checked to be JSON, and the caps are checked again here.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::backend::well_formed::well_formed_text;
-use crate::backend::{Limits, LogLine, Status, WorkloadError, json_null};
+use crate::backend::{Limits, LogLine, Status, WorkloadError};
 
-/// What the guest reads from stdin.
+/// The request's header line.
 #[derive(Serialize)]
-pub struct GuestRequest<'a> {
-    pub code: &'a str,
-    pub input: &'a RawValue,
+struct RequestHeader {
+    /// Bytes of code after the header; the input's JSON text follows it.
+    code_bytes: usize,
     /// Seeds `Math.random`, which the snapshot would otherwise freeze.
-    pub seed: u64,
-    pub max_output_bytes: u64,
-    pub max_log_bytes: u64,
-    pub max_log_lines: u64,
+    seed: u64,
+    max_output_bytes: u64,
+    max_log_bytes: u64,
+    max_log_lines: u64,
 }
 
-/// What the guest writes to stdout.
+/// What the guest reads from stdin: the header line, the code, then the input.
+pub fn request(code: &str, input: &RawValue, seed: u64, limits: &Limits) -> Vec<u8> {
+    let header = RequestHeader {
+        code_bytes: code.len(),
+        seed,
+        max_output_bytes: limits.max_output_bytes,
+        max_log_bytes: limits.max_log_bytes,
+        max_log_lines: limits.max_log_lines,
+    };
+    let mut bytes = serde_json::to_vec(&header).expect("a header of numbers serialises");
+    bytes.reserve(1 + code.len() + input.get().len());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(code.as_bytes());
+    bytes.extend_from_slice(input.get().as_bytes());
+    bytes
+}
+
+/// The response's header line (the output, if any, follows it).
 #[derive(Deserialize)]
-struct GuestResponse {
+struct ResponseHeader {
     status: String,
-    #[serde(default)]
-    output: Option<Box<RawValue>>,
     #[serde(default)]
     error: Option<WorkloadError>,
     #[serde(default)]
@@ -80,11 +97,16 @@ pub fn stderr_capacity(limits: &Limits) -> usize {
 
 /// Parses and checks the guest's stdout.
 pub fn parse_response(stdout: &[u8], limits: &Limits) -> Result<GuestResult, String> {
+    let newline = stdout
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .ok_or("guest wrote no response header")?;
+    let (header, output) = (&stdout[..newline], &stdout[newline + 1..]);
     // `JSON.stringify` writes lone surrogates as escapes, which serde_json refuses in logs
     // and which would make the API's answer unreadable in `output`.
-    let text = String::from_utf8_lossy(stdout);
-    let response: GuestResponse = serde_json::from_str(&well_formed_text(&text))
-        .map_err(|err| format!("guest wrote an unreadable response: {err}"))?;
+    let response: ResponseHeader =
+        serde_json::from_str(&well_formed_text(&String::from_utf8_lossy(header)))
+            .map_err(|err| format!("guest wrote an unreadable response: {err}"))?;
     let (logs, cut) = cap_logs(response.logs, limits);
     let logs_truncated = response.logs_truncated || cut;
     let mut result = GuestResult {
@@ -95,18 +117,15 @@ pub fn parse_response(stdout: &[u8], limits: &Limits) -> Result<GuestResult, Str
         logs_truncated,
     };
     match response.status.as_str() {
+        "succeeded" if output.len() as u64 > limits.max_output_bytes => {
+            result.status = Status::OutputLimit;
+            result.error = Some(WorkloadError::output_limit(output.len() as u64, limits));
+        }
         "succeeded" => {
-            // `"output": null` deserialises as `None`.
-            let output = response.output.unwrap_or_else(json_null);
-            if output.get().len() as u64 > limits.max_output_bytes {
-                result.status = Status::OutputLimit;
-                result.error = Some(WorkloadError::output_limit(
-                    output.get().len() as u64,
-                    limits,
-                ));
-            } else {
-                result.output = Some(output);
-            }
+            let text = well_formed_text(&String::from_utf8_lossy(output)).into_owned();
+            let output = RawValue::from_string(text)
+                .map_err(|err| format!("guest wrote an output that is not JSON: {err}"))?;
+            result.output = Some(output);
         }
         "error" => {
             result.status = Status::Error;
@@ -161,7 +180,7 @@ mod tests {
     #[test]
     fn success_keeps_the_raw_output() {
         let result = parse_response(
-            br#"{"status":"succeeded","output":{"a":1},"logs":[],"logs_truncated":false}"#,
+            b"{\"status\":\"succeeded\",\"logs\":[],\"logs_truncated\":false}\n{\"a\":1}",
             &limits(),
         )
         .unwrap();
@@ -171,17 +190,14 @@ mod tests {
 
     #[test]
     fn a_null_output_is_kept_as_null() {
-        let result = parse_response(br#"{"status":"succeeded","output":null}"#, &limits()).unwrap();
+        let result = parse_response(b"{\"status\":\"succeeded\"}\nnull", &limits()).unwrap();
         assert_eq!(result.output.unwrap().get(), "null");
     }
 
     #[test]
     fn output_over_the_cap_is_an_output_limit_even_if_the_guest_says_success() {
-        let result = parse_response(
-            br#"{"status":"succeeded","output":"0123456789abc"}"#,
-            &limits(),
-        )
-        .unwrap();
+        let result =
+            parse_response(b"{\"status\":\"succeeded\"}\n\"0123456789abc\"", &limits()).unwrap();
         assert_eq!(result.status, Status::OutputLimit);
         assert!(result.output.is_none());
     }
@@ -213,7 +229,11 @@ mod tests {
     #[test]
     fn garbage_and_unknown_statuses_are_rejected() {
         assert!(parse_response(b"not json", &limits()).is_err());
-        assert!(parse_response(br#"{"status":"pwned"}"#, &limits()).is_err());
-        assert!(parse_response(br#"{"status":"error"}"#, &limits()).is_err());
+        assert!(parse_response(b"not json\n", &limits()).is_err());
+        assert!(parse_response(b"{\"status\":\"pwned\"}\n", &limits()).is_err());
+        assert!(parse_response(b"{\"status\":\"error\"}\n", &limits()).is_err());
+        // The output is checked to be JSON: the guest is not trusted to have written it.
+        assert!(parse_response(b"{\"status\":\"succeeded\"}\n{\"a\":", &limits()).is_err());
+        assert!(parse_response(b"{\"status\":\"succeeded\"}\n", &limits()).is_err());
     }
 }

@@ -9,7 +9,7 @@ use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 
 use super::engine::Variant;
-use super::guest::{self, GuestRequest, GuestResult};
+use super::guest::{self, GuestResult};
 use super::limiter::MemoryLimiter;
 use crate::backend::{Limits, Metadata, Outcome, Status, WasmMetadata, Workload, WorkloadError};
 use crate::error::Result;
@@ -52,15 +52,7 @@ impl Runner {
     pub async fn run(&self, workload: &Workload, code: &str, seed: u64) -> Result<Outcome> {
         let started = Instant::now();
         let limits = &workload.limits;
-        let request = serde_json::to_vec(&GuestRequest {
-            code,
-            input: &workload.input,
-            seed,
-            max_output_bytes: limits.max_output_bytes,
-            max_log_bytes: limits.max_log_bytes,
-            max_log_lines: limits.max_log_lines,
-        })
-        .expect("a request of strings and numbers serialises");
+        let request = guest::request(code, &workload.input, seed, limits);
         let stdout_capacity = guest::stdout_capacity(limits);
         let stdout = MemoryOutputPipe::new(stdout_capacity);
         let stderr = MemoryOutputPipe::new(guest::stderr_capacity(limits));
