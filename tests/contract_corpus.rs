@@ -29,6 +29,27 @@ fn corpus() -> Vec<Case> {
                 "output": {"a": [1, 2.5, "x", null, true], "b": {"c": "é"}}}),
         },
         Case {
+            // The wasm guest's JSON.parse reads numbers with a fast path of its own
+            // (engine-wasm/wasi/quickjs_stack_check.h): each must equal Number()'s reading.
+            name: "JSON.parse reads numbers exactly",
+            code: "export default () => {\n\
+                   let x = 2463534242; const next = (n) => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n; };\n\
+                   const texts = ['0', '-0', '1e22', '1e23', '9007199254740992', '9007199254740993',\n\
+                     '0.1', '0.3', '123456789012345678', '1.7976931348623157e308', '5e-324', '1e-22',\n\
+                     '2.2250738585072014e-308', '1E+2', '-1.5e-7', '4.35', '1.0000000000000002', '1e400'];\n\
+                   for (let i = 0; i < 4000; i++) {\n\
+                     const int = String(next(10 ** (1 + next(9)))), frac = String(next(10 ** next(9)));\n\
+                     const sign = next(2) ? '-' : '', exp = next(3) ? `e${next(61) - 30}` : '';\n\
+                     texts.push(`${sign}${int}${next(2) ? '.' + frac : ''}${exp}`);\n\
+                   }\n\
+                   const wrong = texts.filter((t) => !Object.is(JSON.parse(t), Number(t))).slice(0, 5);\n\
+                   return { checked: texts.length, wrong, negativeZero: Object.is(JSON.parse('-0'), -0) }; }",
+            language: js,
+            input: json!(null),
+            expect: json!({"status": "succeeded",
+                "output": {"checked": 4018, "wrong": [], "negativeZero": true}}),
+        },
+        Case {
             name: "undefined becomes null",
             code: "export default () => undefined",
             language: js,
