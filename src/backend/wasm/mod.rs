@@ -8,6 +8,7 @@
 mod engine;
 mod guest;
 mod limiter;
+mod retire;
 mod run;
 mod snapshot;
 mod ticker;
@@ -15,6 +16,7 @@ mod ticker;
 use std::hash::{BuildHasher, RandomState};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
@@ -23,6 +25,7 @@ use tokio::sync::Semaphore;
 
 use engine::Allocator;
 use engine::{EngineOptions, Variant};
+use retire::Retirer;
 use run::Runner;
 use ticker::EpochTicker;
 
@@ -52,8 +55,9 @@ pub struct WasmBackend {
     /// Runs the others: no fuel counting in the compiled code.
     epoch_only: Runner,
     ticker: EpochTicker,
-    /// A place per workload running; closed at shutdown.
-    places: Semaphore,
+    /// A place per workload running, held until its store is dropped; closed at shutdown.
+    places: Arc<Semaphore>,
+    retirer: Retirer,
     capabilities: Capabilities,
     allocator: Allocator,
     stopped: AtomicBool,
@@ -103,7 +107,8 @@ impl WasmBackend {
             metered,
             epoch_only,
             ticker,
-            places: Semaphore::new(config.threads.max(1)),
+            places: Arc::new(Semaphore::new(config.threads.max(1))),
+            retirer: Retirer::spawn()?,
             capabilities,
             allocator,
             stopped: AtomicBool::new(false),
@@ -168,9 +173,8 @@ impl Backend for WasmBackend {
     }
 
     async fn execute(&self, workload: Workload) -> Result<Outcome> {
-        let _place = self
-            .places
-            .acquire()
+        let place = Arc::clone(&self.places)
+            .acquire_owned()
             .await
             .map_err(|_| Error::Engine("the wasm tier is shut down".into()))?;
         let _running = self.ticker.running();
@@ -188,7 +192,7 @@ impl Backend for WasmBackend {
             None => &self.epoch_only,
         };
         // A panic in the engine fails this workload, not the task that records it.
-        AssertUnwindSafe(runner.run(&workload, &code, seed))
+        AssertUnwindSafe(runner.run(&workload, &code, seed, place, &self.retirer))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(Error::Engine("the wasm engine panicked".into())))

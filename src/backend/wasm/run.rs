@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::{Engine, InstancePre, Linker, Module, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
@@ -11,6 +12,7 @@ use wasmtime_wasi::{I32Exit, WasiCtxBuilder};
 use super::engine::Variant;
 use super::guest::{self, GuestResult};
 use super::limiter::MemoryLimiter;
+use super::retire::Retirer;
 use crate::backend::{Limits, Metadata, Outcome, Status, WasmMetadata, Workload, WorkloadError};
 use crate::error::Result;
 
@@ -48,8 +50,16 @@ impl Runner {
 
     /// Runs `code` (JavaScript, types already stripped) with the workload's input and limits,
     /// on the calling task: the guest yields to the async runtime at every epoch tick, and is
-    /// interrupted at the first tick past its deadline.
-    pub async fn run(&self, workload: &Workload, code: &str, seed: u64) -> Result<Outcome> {
+    /// interrupted at the first tick past its deadline. The spent store and the workload's
+    /// `place` go to `retirer`, which drops them after the answer has left.
+    pub async fn run(
+        &self,
+        workload: &Workload,
+        code: &str,
+        seed: u64,
+        place: OwnedSemaphorePermit,
+        retirer: &Retirer,
+    ) -> Result<Outcome> {
         let started = Instant::now();
         let limits = &workload.limits;
         let request = guest::request(code, &workload.input, seed, limits);
@@ -119,6 +129,7 @@ impl Runner {
             memory_refused: limiter.refused(),
         };
         let result = classify(ending, limits);
+        retirer.retire((store, place));
         Ok(Outcome {
             status: result.status,
             output: result.output,
