@@ -311,3 +311,33 @@ async fn wasm_imports_are_refused() {
     assert_eq!(answer["status"], "error", "{answer}");
     assert_tier_still_healthy(shared()).await;
 }
+
+#[tokio::test]
+async fn wasm_one_place_serves_workload_after_workload() {
+    // A spent store keeps its pool slot, and the workload's place, until it is dropped after
+    // the answer: with one place, each workload must wait for that, not find the pool full.
+    let dir = tempfile::tempdir().unwrap();
+    let flags = [
+        "--wasm-threads",
+        "1",
+        "--isolate-hosts",
+        "1",
+        "--isolate-spares",
+        "0",
+    ];
+    let server = TestServer::start(serve_args(dir.path(), &flags));
+    for n in 0..10 {
+        let answer = run_wasm(&server, "export default (n) => n * 2", json!({"input": n})).await;
+        assert_eq!(answer["output"], json!(n * 2), "{answer}");
+    }
+    let at_once =
+        (0..8).map(|n| run_wasm(&server, "export default (n) => n + 1", json!({"input": n})));
+    for (n, answer) in futures_util::future::join_all(at_once)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(answer["output"], json!(n + 1), "{answer}");
+    }
+    server.stop();
+}

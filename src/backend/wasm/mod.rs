@@ -8,7 +8,6 @@
 mod engine;
 mod guest;
 mod limiter;
-mod retire;
 mod run;
 mod snapshot;
 mod ticker;
@@ -25,7 +24,6 @@ use tokio::sync::Semaphore;
 
 use engine::Allocator;
 use engine::{EngineOptions, Variant};
-use retire::Retirer;
 use run::Runner;
 use ticker::EpochTicker;
 
@@ -57,7 +55,6 @@ pub struct WasmBackend {
     ticker: EpochTicker,
     /// A place per workload running, held until its store is dropped; closed at shutdown.
     places: Arc<Semaphore>,
-    retirer: Retirer,
     capabilities: Capabilities,
     allocator: Allocator,
     stopped: AtomicBool,
@@ -108,7 +105,6 @@ impl WasmBackend {
             epoch_only,
             ticker,
             places: Arc::new(Semaphore::new(config.threads.max(1))),
-            retirer: Retirer::spawn()?,
             capabilities,
             allocator,
             stopped: AtomicBool::new(false),
@@ -192,7 +188,7 @@ impl Backend for WasmBackend {
             None => &self.epoch_only,
         };
         // A panic in the engine fails this workload, not the task that records it.
-        AssertUnwindSafe(runner.run(&workload, &code, seed, place, &self.retirer))
+        AssertUnwindSafe(runner.run(&workload, &code, seed, place))
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(Error::Engine("the wasm engine panicked".into())))
